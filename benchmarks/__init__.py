@@ -1,0 +1,1 @@
+"""Benchmark tooling: synthetic corpora and load generators."""

@@ -1,0 +1,1 @@
+"""Evaluation of the news Q&A system: question sets, metrics and reports."""

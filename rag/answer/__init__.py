@@ -1,0 +1,1 @@
+"""Answer stages: condense → retrieve → rerank → synthesize (extractive or LLM) → cite."""

@@ -1,0 +1,76 @@
+"""Condense stage: turn a follow-up plus chat history into a standalone question."""
+
+from __future__ import annotations
+
+import re
+
+from rag.errors import LLMError
+from rag.providers import ChatLLM
+
+_FOLLOW_UP = re.compile(
+    r"\b(they|them|their|theirs|it|its|he|him|his|she|her|this|that|these|those|there|then|the same|the two|both|"
+    r"such|that country|the agreement|the deal|the pact|the treaty|the visit|the summit|the article)\b",
+    re.IGNORECASE,
+)
+_OPENERS = re.compile(r"^\s*(and|also|what about|how about|why|so|but|or)\b", re.IGNORECASE)
+_ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]*(?:\s+(?:of|the|and|de|du)?\s*[A-Z][\w’'-]*)*|\d[\d,.%]*)\b")
+_QUESTION_WORDS = {"Who", "What", "When", "Where", "Which", "Why", "How", "Did", "Does", "Do", "Is", "Are", "Was",
+                   "Were", "Can", "Could", "Would", "Will", "Should", "In", "On", "At", "The", "A", "An", "And", "I",
+                   "Tell", "According"}
+
+CONDENSE_PROMPT = (
+    "Rewrite the user's last question as one standalone question that can be understood without the conversation. "
+    "Resolve pronouns and references using the conversation. Do not answer it. Do not add facts. "
+    "Reply with the rewritten question only."
+)
+
+
+def needs_context(question: str) -> bool:
+    """Whether the question leans on earlier turns (pronouns, 'what about…', very short)."""
+    return bool(_FOLLOW_UP.search(question) or _OPENERS.search(question) or len(question.split()) <= 3)
+
+
+def entities(text: str) -> list[str]:
+    """Capitalised names and numbers in the text, in order, without question words."""
+    out: list[str] = []
+    for match in _ENTITY.finditer(text):
+        words = [w for w in match.group(0).split() if w not in _QUESTION_WORDS]
+        phrase = " ".join(words).strip()
+        if phrase and phrase not in out:
+            out.append(phrase)
+    return out
+
+
+def condense(question: str, history: list[dict[str, str]] | None, llm: ChatLLM | None = None) -> str:
+    """A standalone version of the question. Without an LLM, carry the entities of the previous turns."""
+    turns = [m for m in (history or []) if m.get("role") in ("user", "assistant") and m.get("content")]
+    if not turns or not needs_context(question):
+        return question
+    if llm is not None:
+        try:
+            return condense_with_llm(question, turns, llm)
+        except LLMError:
+            pass  # fall back to the deterministic method
+    users = [m["content"] for m in turns if m["role"] == "user"]
+    present = question.lower()
+    carried: list[str] = []
+    for text in reversed(users[-2:]):  # the latest user turns say what "they" refers to
+        for ent in entities(text):
+            if ent.lower() not in present and ent not in carried:
+                carried.append(ent)
+    if not carried:
+        return question
+    return f"{question.rstrip()} ({', '.join(carried)})"
+
+
+def condense_with_llm(question: str, turns: list[dict[str, str]], llm: ChatLLM) -> str:
+    convo = "\n".join(f"{m['role']}: {m['content'][:600]}" for m in turns[-6:])
+    messages = [
+        {"role": "system", "content": CONDENSE_PROMPT},
+        {"role": "user", "content": f"Conversation:\n{convo}\n\nLast question: {question}\n\nStandalone question:"},
+    ]
+    text = "".join(llm.stream(messages, max_tokens=80)).strip().strip('"').splitlines()
+    rewritten = text[0].strip() if text else ""
+    if not rewritten or len(rewritten) > 4 * len(question) + 200:
+        return condense(question, turns, None)
+    return rewritten

@@ -1,0 +1,72 @@
+"""Sentence evidence: how well each sentence of the context answers the question (embedding + lexical)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.lexical import LexicalIndex, tokenize
+from rag.providers import Embedder
+from rag.sentences import SentenceKey, chunk_sentences
+from rag.store import Store
+from rag.types import Chunk
+
+DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
+
+
+@dataclass
+class Sentence:
+    """One context sentence with its scores."""
+
+    key: SentenceKey
+    text: str
+    chunk_id: str
+    dense: float = 0.0
+    coverage: float = 0.0
+    score: float = 0.0
+    vector: np.ndarray | None = None
+
+    @property
+    def doc_id(self) -> str:
+        return self.key[0]
+
+
+class Scorer:
+    """Scores texts against a question: cosine of embeddings plus idf-weighted coverage of the question's terms."""
+
+    def __init__(self, question: str, query_vec: np.ndarray, lexical: LexicalIndex) -> None:
+        self.query_vec = query_vec
+        terms = list(dict.fromkeys(tokenize(question)))
+        self.weights = {t: lexical.idf(t) for t in terms}
+        self.total = sum(self.weights.values()) or 1.0
+
+    def coverage(self, text: str) -> float:
+        """Share of the question's (idf-weighted) terms that occur in the text."""
+        present = set(tokenize(text))
+        return sum(w for t, w in self.weights.items() if t in present) / self.total
+
+    def combine(self, dense: float, coverage: float) -> float:
+        return DENSE_WEIGHT * max(dense, 0.0) + (1 - DENSE_WEIGHT) * coverage
+
+
+def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder: Embedder) -> list[Sentence]:
+    """Every distinct sentence of the chunks, scored. Vectors come from the store (computed at ingest);
+    sentences the store lacks (chunks cut differently, e.g. by a baseline) are embedded now."""
+    seen: dict[SentenceKey, Sentence] = {}
+    for chunk in chunks:
+        for key, text in chunk_sentences(chunk):
+            if key not in seen:
+                seen[key] = Sentence(key=key, text=text, chunk_id=chunk.chunk_id)
+    vectors = store.sentence_vectors(list(seen))
+    missing = [k for k in seen if k not in vectors]
+    if missing:
+        vectors.update(zip(missing, embedder.embed([seen[k].text for k in missing]), strict=True))
+    for key, sent in seen.items():
+        vec = vectors.get(key)
+        sent.vector = vec
+        sent.dense = float(vec @ scorer.query_vec) if vec is not None else 0.0
+        sent.coverage = scorer.coverage(sent.text)
+        sent.score = scorer.combine(sent.dense, sent.coverage)
+    return list(seen.values())

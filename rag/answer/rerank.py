@@ -1,0 +1,51 @@
+"""Rerank stage: order candidates by their best sentence, drop near-duplicates, fill the token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.answer.evidence import Sentence
+from rag.answer.retrieve import Candidate
+from rag.lexical import tokenize
+from rag.tokens import count_tokens
+
+DUPLICATE_JACCARD = 0.8
+
+
+def rerank(candidates: Sequence[Candidate], sentences: Sequence[Sentence]) -> list[Candidate]:
+    """Candidates ordered by a blend of their fused rank score and their best sentence's evidence score."""
+    best: dict[str, float] = {}
+    for s in sentences:
+        best[s.chunk_id] = max(best.get(s.chunk_id, 0.0), s.score)
+    top_fused = max((c.fused for c in candidates), default=1.0) or 1.0
+
+    def key(c: Candidate) -> float:
+        return 0.65 * best.get(c.chunk.chunk_id, 0.0) + 0.35 * (c.fused / top_fused)
+
+    return sorted(candidates, key=key, reverse=True)
+
+
+def select_context(candidates: Sequence[Candidate], budget_tokens: int) -> tuple[list[Candidate], int]:
+    """Take candidates in order while they fit the budget, skipping near-duplicates of ones already taken."""
+    taken: list[Candidate] = []
+    shingles: list[set[str]] = []
+    used = 0
+    for cand in candidates:
+        tokens = set(tokenize(cand.chunk.text))
+        if any(_jaccard(tokens, other) >= DUPLICATE_JACCARD for other in shingles):
+            continue
+        size = count_tokens(cand.chunk.text)
+        if used + size > budget_tokens:
+            if budget_tokens - used < 40:
+                break
+            continue
+        taken.append(cand)
+        shingles.append(tokens)
+        used += size
+    return taken, used
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)

@@ -1,0 +1,157 @@
+"""The `rag` command: ingest | sources | ask | ui | eval. Errors become messages and exit codes here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.errors import RagError
+
+EXIT_USAGE, EXIT_ERROR = 2, 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except RagError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted; the index is consistent and the next run resumes.", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Grounded Q&A over news articles.")
+    sub = parser.add_subparsers(title="commands")
+
+    p = sub.add_parser("ingest", help="index files and folders (incremental)")
+    p.add_argument("paths", nargs="*", type=Path, default=[Path("seeds")], help="files or folders (default: seeds/)")
+    p.add_argument("--prune", action="store_true", help="remove documents whose file is gone from these folders")
+    p.add_argument("--rebuild", action="store_true", help="drop the index first (e.g. after changing the model)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("sources", help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("ask", help="answer a question from the indexed articles")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--doc", action="append", dest="doc_ids", help="only this document id (repeatable)")
+    p.add_argument("--from", dest="date_from", help="only articles dated on or after YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", help="only articles dated on or before YYYY-MM-DD")
+    p.add_argument("--extractive", action="store_true", help="use the extractive answerer even if an LLM is set")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("ui", help="start the chat UI")
+    p.add_argument("--host", default=None, help="bind address (default RAG_UI_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default RAG_UI_PORT, 7860)")
+    p.set_defaults(func=cmd_ui)
+
+    try:
+        from eval.run import add_arguments, cmd_eval
+    except ImportError:  # eval ships with the repository, not with every install
+        pass
+    else:
+        p = sub.add_parser("eval", help="score a question set (JSONL)")
+        add_arguments(p)
+        p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag import get_engine
+
+    engine = get_engine()
+    bar = _progress_bar()
+    report = engine.ingest(args.paths, prune=args.prune, rebuild=args.rebuild, progress=bar)
+    if hasattr(bar, "close"):
+        bar.close()
+    if args.json:
+        print(report.model_dump_json(indent=2))
+        return 0
+    for path, reason in report.skipped.items():
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for doc_id, twin in report.duplicates.items():
+        print(f"skipped {doc_id}: near-duplicate of {twin}, not indexed twice", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from rag import get_engine
+
+    sources = get_engine().sources()
+    if args.json:
+        print(json.dumps([s.model_dump() for s in sources], indent=2, ensure_ascii=False))
+        return 0
+    if not sources:
+        print("The index is empty. Add articles with `rag ingest PATH`.")
+        return 0
+    print(f"{'id':<24} {'date':<10} {'chunks':>6}  {'author':<20} {'outlet':<16} title")
+    for s in sources:
+        print(f"{s.doc_id:<24} {s.date:<10} {s.chunks:>6}  {s.author[:20]:<20} {s.outlet[:16]:<16} {s.title}")
+    print(f"{len(sources)} documents")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag import get_engine
+
+    options = {"doc_ids": args.doc_ids, "date_from": args.date_from, "date_to": args.date_to}
+    if args.extractive:
+        options["mode"] = "extractive"
+    answer = get_engine().answer(args.question, **options)
+    if args.json:
+        print(answer.model_dump_json(indent=2, exclude={"context"}))
+        return 0
+    print(answer.text)
+    if answer.notice:
+        print(f"\nNote: {answer.notice}")
+    if answer.unsupported:
+        print("\nRemoved as unsupported by the sources:")
+        for s in answer.unsupported:
+            print(f"  - {s}")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            head = ", ".join(x for x in (c.title or c.doc_id, c.outlet, c.date) if x)
+            print(f"  [{c.n}] {head} ({c.doc_id})\n      “{c.quote}”")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    return launch(host=args.host, port=args.port)
+
+
+def _progress_bar():
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="file", file=sys.stderr)
+
+    def update(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(name[:30])
+        bar.refresh()
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+if __name__ == "__main__":
+    sys.exit(main())

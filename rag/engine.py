@@ -1,0 +1,296 @@
+"""The engine: wires ingestion and the answer stages; ``rag.answer()`` is a thin wrapper around it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answer.cite import check
+from rag.answer.condense import condense
+from rag.answer.evidence import Scorer, sentences_of
+from rag.answer.generate import generate
+from rag.answer.rerank import rerank, select_context
+from rag.answer.retrieve import Filters, retrieve
+from rag.answer.synthesize import Draft, extract
+from rag.errors import InputError, LLMError
+from rag.ingest.index import Indexer, sync_lexical
+from rag.lexical import LexicalIndex
+from rag.providers import ChatLLM, Embedder, build_embedder, build_llm
+from rag.settings import Settings
+from rag.store import Store
+from rag.types import Answer, DocMeta, Document, IngestReport, Passage, SourceInfo
+
+EMPTY_INDEX = ("The index is empty, so there is nothing to answer from. Add articles with `rag ingest PATH` "
+               "or upload them in the Sources tab.")
+_REFRESH_EVERY_S = 1.0
+
+
+class Engine:
+    """Everything a caller needs: ingest, list and answer. Dependencies can be passed in (for tests)."""
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 llm: ChatLLM | None = None, store: Store | None = None) -> None:
+        self.settings = settings or Settings()
+        self._embedder, self._llm, self._store = embedder, llm, store
+        self._llm_built = llm is not None
+        self._lexical: LexicalIndex | None = None
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._generation: str | None = None
+        self._checked_at = 0.0
+        self._lock = threading.RLock()
+
+    # --- lazily built parts ------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = build_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def llm(self) -> ChatLLM | None:
+        with self._lock:
+            if not self._llm_built:
+                self._llm, self._llm_built = build_llm(self.settings), True
+            return self._llm
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.settings)
+            if not self._store.is_open:
+                self._store.open(self.embedder.name, self.embedder.dim)
+            return self._store
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        with self._lock:
+            if self._lexical is None:
+                self._lexical = LexicalIndex.load(self._lexical_path())
+            return self._lexical
+
+    def _lexical_path(self) -> Path:
+        s = self.settings
+        where = f"{s.chroma_host}_{s.chroma_port}" if s.chroma_host else "embedded"
+        return s.lexical_path / f"{where}_{s.collection}"
+
+    @property
+    def mode(self) -> str:
+        """Which synthesizer answers by default: extractive, openai or local."""
+        return "extractive" if self.settings.llm == "none" else self.settings.llm
+
+    @property
+    def mode_label(self) -> str:
+        if self.settings.llm == "none":
+            return "Extractive (offline): answers quote the articles verbatim"
+        if self.settings.llm == "local":
+            return "Local model: SmolLM2-135M through llama.cpp, citations checked in code"
+        host = (self.settings.llm_base_url or "api.openai.com").split("//")[-1].split("/")[0]
+        return f"OpenAI-compatible model: {self.settings.llm_model} at {host}, citations checked in code"
+
+    def refresh(self, force: bool = False) -> None:
+        """Pick up writes by other processes: document records and the lexical index (throttled)."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < _REFRESH_EVERY_S and self._generation is not None:
+            return
+        with self._lock:
+            store = self.store
+            generation = store.generation()
+            self._checked_at = now
+            if generation == self._generation and not force:
+                return
+            records = store.doc_records()
+            sync_lexical(self.lexical, store, records)
+            self._docs, self._generation = records, generation
+
+    # --- ingestion --------------------------------------------------------------------
+    def ingest(self, paths: Sequence[Path | str], *, prune: bool = False, rebuild: bool = False,
+               progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+        """Index files and folders incrementally. ``rebuild`` drops the index first (e.g. a new embedding model)."""
+        with self._lock:
+            if rebuild:
+                if self._store is None:
+                    self._store = Store(self.settings)
+                self._store.drop()
+                self._lexical = LexicalIndex(self._lexical_path())
+                self._lexical.save()
+            indexer = Indexer(self.settings, self.store, self.embedder, self.lexical)
+            report = indexer.ingest([Path(p) for p in paths], prune=prune, progress=progress)
+            self.refresh(force=True)
+            return report
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        with self._lock:
+            Indexer(self.settings, self.store, self.embedder, self.lexical).remove(doc_ids)
+            self.refresh(force=True)
+
+    def sources(self) -> list[SourceInfo]:
+        self.refresh()
+        return sorted(
+            (SourceInfo(doc_id=d, title=str(r.get("title", "")), outlet=str(r.get("outlet", "")),
+                        author=str(r.get("author", "")), date=str(r.get("date", "")), source=str(r.get("source", "")),
+                        chunks=int(r.get("chunks", 0) or 0), chars=int(r.get("chars", 0) or 0))
+             for d, r in self._docs.items() if r.get("status") == "complete"),
+            key=lambda s: s.doc_id,
+        )
+
+    def document(self, doc_id: str) -> Document:
+        found = self.store.doc_text(doc_id)
+        if found is None:
+            raise InputError(f"No indexed document has the id {doc_id!r}; `rag sources` lists them.")
+        rec, text = found
+        return Document(doc_id=doc_id, source=str(rec.get("source", "")), text=text, meta=_meta(rec))
+
+    def is_empty(self) -> bool:
+        self.refresh()
+        return not any(r.get("status") == "complete" for r in self._docs.values())
+
+    # --- answering --------------------------------------------------------------------
+    def answer(self, question: str, history: list[dict[str, str]] | None = None, **options: Any) -> Answer:
+        """Answer from the indexed articles, every sentence cited. Options: doc_ids, date_from, date_to, mode."""
+        final: Answer | None = None
+        for item in self.stream_answer(question, history, **options):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream_answer(self, question: str, history: list[dict[str, str]] | None = None,
+                      **options: Any) -> Iterator[str | Answer]:
+        """Yield text deltas as the answer is produced, then the final, validated Answer."""
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        question = self._validate(question)
+        mode = options.get("mode") or self.mode
+        llm = self.llm if mode != "extractive" else None
+        filters = Filters(doc_ids=tuple(options["doc_ids"]) if options.get("doc_ids") else None,
+                          date_from=options.get("date_from"), date_to=options.get("date_to"))
+        self.refresh()
+        if self.is_empty():
+            yield EMPTY_INDEX
+            yield Answer(question=question, text=EMPTY_INDEX, abstained=True, standalone_question=question,
+                         mode=mode, notice=EMPTY_INDEX)
+            return
+        tick = time.perf_counter()
+        standalone = condense(question, history, llm)
+        timings["condense"] = _ms(tick)
+        passages, sentences, scorer = self._gather(standalone, filters, timings)
+        by_chunk = {p.chunk.chunk_id: p for p in passages}
+        context_sents = [s for s in sentences if s.chunk_id in by_chunk]
+        answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
+                        context_tokens=sum(_tokens(p) for p in passages))
+        tick = time.perf_counter()
+        draft = extract(context_sents, by_chunk, max_sentences=self.settings.answer_sentences,
+                        threshold=self.settings.abstain_threshold)
+        if llm is None or draft.abstained:
+            # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
+            timings["synthesize"] = _ms(tick)
+            _fill(answer, draft)
+            yield from _words(answer.text)
+        else:
+            streamed: list[str] = []
+            try:
+                for delta in generate(llm, standalone, passages, self.settings.llm_max_tokens):
+                    streamed.append(delta)
+                    yield delta
+                timings["synthesize"] = _ms(tick)
+                tick = time.perf_counter()
+                checked = check("".join(streamed), passages, context_sents, self.embedder,
+                                self.settings.support_threshold)
+                timings["cite"] = _ms(tick)
+                if checked.abstained or not checked.citations:
+                    answer.notice = ("The model's answer had no sentence the sources support, so this is the "
+                                     "extractive answer instead." if not checked.abstained else "")
+                    _fill(answer, draft if not checked.abstained else Draft(checked.text, [], True))
+                    answer.unsupported = checked.unsupported
+                else:
+                    answer.text, answer.citations = checked.text, checked.citations
+                    answer.sentences, answer.unsupported = checked.sentences, checked.unsupported
+            except LLMError as exc:
+                timings["synthesize"] = _ms(tick)
+                _fill(answer, draft)
+                answer.mode, answer.notice = "extractive", f"{exc}"
+        timings["total"] = _ms(t0)
+        answer.timings = {**timings}
+        yield answer
+
+    def _gather(self, query: str, filters: Filters, timings: dict[str, float]):
+        """Retrieve, rerank and pack the context; also return the scored sentences of the candidates."""
+        tick = time.perf_counter()
+        qvec = self.embedder.embed([query])[0]
+        timings["embed"] = _ms(tick)
+        tick = time.perf_counter()
+        complete = {d for d, r in self._docs.items() if r.get("status") == "complete"}
+        allowed = None
+        if filters.active or len(complete) != len(self._docs):
+            allowed = {d for d in complete if filters.allows(d, str(self._docs[d].get("date", "")))}
+        cands = retrieve(qvec, query, self.store, self.lexical, k=self.settings.candidates,
+                         rrf_k=self.settings.rrf_k, filters=filters, allowed_docs=allowed)
+        timings["retrieve"] = _ms(tick)
+        tick = time.perf_counter()
+        scorer = Scorer(query, qvec, self.lexical)
+        pool = cands[: 3 * self.settings.context_tokens // self.settings.chunk_size]
+        sentences = sentences_of([c.chunk for c in pool], self.store, scorer, self.embedder)
+        ordered = rerank(pool, sentences)
+        chosen, _ = select_context(ordered, self.settings.context_tokens)
+        timings["rerank"] = _ms(tick)
+        passages = [self._passage(c.chunk, c.fused, c.dense_rank, c.lexical_rank) for c in chosen]
+        return passages, sentences, scorer
+
+    def answer_from_passages(self, question: str, passages: Sequence[Passage]) -> Answer:
+        """Run only the extractive synthesizer on given passages (lets a baseline share our synthesizer)."""
+        self.refresh()
+        qvec = self.embedder.embed([question])[0]
+        scorer = Scorer(question, qvec, self.lexical)
+        by_chunk = {p.chunk.chunk_id: p for p in passages}
+        sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
+        draft = extract(sentences, by_chunk, max_sentences=self.settings.answer_sentences,
+                        threshold=self.settings.abstain_threshold)
+        answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
+                        context=list(passages), context_tokens=sum(_tokens(p) for p in passages))
+        _fill(answer, draft)
+        return answer
+
+    def _passage(self, chunk: Any, score: float, dense_rank: int | None, lexical_rank: int | None) -> Passage:
+        rec = self._docs.get(chunk.doc_id, {})
+        return Passage(chunk=chunk, meta=_meta(rec), source=str(rec.get("source", "")), score=score,
+                       dense_rank=dense_rank, lexical_rank=lexical_rank)
+
+    def _validate(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("The question is empty: type a question about the articles.")
+        question = question.strip()
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise InputError(f"The question is {len(question):,} characters long; the limit is {limit:,} "
+                             "(RAG_MAX_QUESTION_CHARS). Ask the question itself, without pasted text.")
+        return question
+
+
+def _fill(answer: Answer, draft: Draft) -> None:
+    answer.text, answer.citations, answer.abstained = draft.text, draft.citations, draft.abstained
+
+
+def _meta(rec: dict[str, Any]) -> DocMeta:
+    return DocMeta(title=str(rec.get("title", "")), author=str(rec.get("author", "")),
+                   outlet=str(rec.get("outlet", "")), date=str(rec.get("date", "")))
+
+
+def _tokens(p: Passage) -> int:
+    from rag.tokens import count_tokens
+
+    return count_tokens(p.chunk.text)
+
+
+def _words(text: str) -> Iterator[str]:
+    """Stream a finished text word by word (the UI renders every delta the same way)."""
+    for i, word in enumerate(text.split(" ")):
+        yield word if i == 0 else " " + word
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,241 @@
+"""Index stage: plan what changed, then load → clean → chunk → embed → write, crash-safe and incremental."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import InputError
+from rag.ingest import dedupe
+from rag.ingest.chunk import chunk_document
+from rag.ingest.clean import clean_document
+from rag.ingest.load import iter_files, load_file
+from rag.lexical import LexicalIndex
+from rag.providers import Embedder
+from rag.sentences import SentenceKey, chunk_sentences, pool
+from rag.settings import Settings
+from rag.store import Store
+from rag.types import Chunk, DocMeta, Document, IngestReport
+
+PIPELINE_VERSION = "1"  # bump when cleaning or chunking changes, so every document is re-processed
+_FLUSH_CHUNKS = 512
+Progress = Callable[[int, int, str], None]
+
+
+def fingerprint(data: bytes, settings: Settings) -> str:
+    """Identity of one version of a file under one chunking configuration."""
+    h = hashlib.sha1(data)
+    h.update(f"|{settings.chunk_size}|{settings.chunk_overlap}|{PIPELINE_VERSION}".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class _Prepared:
+    doc: Document
+    fingerprint: str
+    minhash: str
+    chunks: list[Chunk]
+    updated: bool
+
+
+@dataclass
+class _Batch:
+    docs: list[_Prepared] = field(default_factory=list)
+
+    @property
+    def n_chunks(self) -> int:
+        return sum(len(p.chunks) for p in self.docs)
+
+
+class Indexer:
+    """Turns folders of articles into chunks in the store and the lexical index."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, lexical: LexicalIndex) -> None:
+        self.settings, self.store, self.embedder, self.lexical = settings, store, embedder, lexical
+
+    def ingest(self, paths: Sequence[Path], *, prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        files, skipped = iter_files(list(paths))
+        report.skipped.update(skipped)
+        records = self.store.doc_records()
+        sync_lexical(self.lexical, self.store, records)
+        finder = dedupe.DuplicateFinder(self.settings.near_duplicate_threshold)
+        for doc_id, rec in records.items():
+            sig = dedupe.decode(str(rec.get("minhash", "")))
+            if sig is not None and rec.get("status") == "complete":
+                finder.register(doc_id, sig)
+
+        seen: dict[str, Path] = {}
+        batch = _Batch()
+        writer = ThreadPoolExecutor(max_workers=1)  # writes overlap with embedding of the next batch
+        pending: Future[None] | None = None
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        for i, path in enumerate(files):
+            if progress:
+                progress(i, len(files), path.name)
+            doc_id = path.stem
+            if doc_id in seen:
+                report.skipped[str(path)] = f"same document id as {seen[doc_id]}; rename one of them"
+                continue
+            seen[doc_id] = path
+            try:
+                data = _read_bytes(path, max_bytes)
+                fp = fingerprint(data, self.settings)
+                rec = records.get(doc_id)
+                if rec and rec.get("fingerprint") == fp and rec.get("status") == "complete":
+                    report.unchanged.append(doc_id)
+                    continue
+                prepared = self._prepare(path, fp, max_bytes, updated=rec is not None)
+            except InputError as exc:
+                report.skipped[str(path)] = str(exc)
+                continue
+            sig = dedupe.decode(prepared.minhash)
+            twin = finder.find(doc_id, sig) if sig is not None else None
+            if twin is not None:
+                report.duplicates[doc_id] = twin
+                continue
+            if sig is not None:
+                finder.forget(doc_id)
+                finder.register(doc_id, sig)
+            (report.updated if prepared.updated else report.added).append(doc_id)
+            batch.docs.append(prepared)
+            if batch.n_chunks >= _FLUSH_CHUNKS:
+                pending = self._flush(batch, writer, pending, report)
+                batch = _Batch()
+        if batch.docs:
+            pending = self._flush(batch, writer, pending, report)
+        if pending is not None:
+            pending.result()
+        writer.shutdown()
+
+        if prune:
+            gone = _vanished(records, paths, seen)
+            self.store.delete_docs(gone)
+            self.lexical.remove_docs(gone)
+            report.removed.extend(gone)
+        if report.added or report.updated or report.removed:
+            self.store.bump_generation()
+            self.lexical.generation = self.store.generation()
+            self.lexical.save()
+        if progress:
+            progress(len(files), len(files), "done")
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def remove(self, doc_ids: Sequence[str]) -> None:
+        """Delete documents and their chunks from the store and the lexical index."""
+        self.store.delete_docs(doc_ids)
+        self.lexical.remove_docs(doc_ids)
+        self.store.bump_generation()
+        self.lexical.generation = self.store.generation()
+        self.lexical.save()
+
+    def _prepare(self, path: Path, fp: str, max_bytes: int, *, updated: bool) -> _Prepared:
+        doc = clean_document(load_file(path, max_bytes))
+        if not doc.text.strip():
+            raise InputError(f"{path}: nothing is left after removing boilerplate; the file holds no article text.")
+        chunks = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)
+        minhash = dedupe.encode(dedupe.signature(doc.text))
+        return _Prepared(doc=doc, fingerprint=fp, minhash=minhash, chunks=chunks, updated=updated)
+
+    def _flush(self, batch: _Batch, writer: ThreadPoolExecutor, pending: Future[None] | None,
+               report: IngestReport) -> Future[None]:
+        chunks = [c for p in batch.docs for c in p.chunks]
+        keys, vectors = embed_chunks(self.embedder, chunks)
+        if pending is not None:
+            pending.result()  # one write in flight at a time; errors surface here
+        report.chunks_written += len(chunks)
+        return writer.submit(self._write, batch, chunks, vectors, keys)
+
+    def _write(self, batch: _Batch, chunks: list[Chunk], vectors: Any, sentences: tuple[list[Any], Any]) -> None:
+        """Crash-safe order: mark pending, replace chunks, mark complete. A killed run is repaired next time."""
+        records = [_record(p, "pending") for p in batch.docs]
+        texts = [p.doc.text for p in batch.docs]
+        doc_ids = [p.doc.doc_id for p in batch.docs]
+        self.store.put_docs(records, texts)
+        self.store.delete_doc_chunks(doc_ids)
+        metas: dict[str, DocMeta] = {p.doc.doc_id: p.doc.meta for p in batch.docs}
+        sources = {p.doc.doc_id: p.doc.source for p in batch.docs}
+        self.store.add_sentences(*sentences)
+        self.store.add_chunks(chunks, vectors, metas, sources)
+        self.store.put_docs([_record(p, "complete") for p in batch.docs], texts)
+        self.lexical.remove_docs(doc_ids)
+        self.lexical.add(chunks, {p.doc.doc_id: p.fingerprint for p in batch.docs})
+
+
+def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk]) -> tuple[tuple[list[SentenceKey], np.ndarray], np.ndarray]:
+    """Encode every distinct sentence once; a chunk's vector is the length-weighted mean of its sentences'."""
+    per_chunk = [chunk_sentences(c) for c in chunks]
+    unique: dict[SentenceKey, str] = {}
+    for sents in per_chunk:
+        for key, text in sents:
+            unique.setdefault(key, text)
+    keys = list(unique)
+    sent_vecs = embedder.encode([unique[k] for k in keys])  # type: ignore[attr-defined]
+    row = {k: i for i, k in enumerate(keys)}
+    chunk_vecs = np.stack([
+        pool(sent_vecs[[row[k] for k, _ in sents]], np.asarray([len(t) for _, t in sents], dtype=np.float32))
+        for sents in per_chunk
+    ]) if chunks else np.zeros((0, embedder.dim), dtype=np.float32)
+    return (keys, sent_vecs), chunk_vecs
+
+
+def sync_lexical(lexical: LexicalIndex, store: Store, records: dict[str, dict[str, Any]] | None = None) -> bool:
+    """Bring the lexical index in line with the store's complete documents. True if anything changed."""
+    generation = store.generation()
+    if records is None and lexical.generation == generation:
+        return False
+    records = store.doc_records() if records is None else records
+    complete = {d: str(r.get("fingerprint")) for d, r in records.items() if r.get("status") == "complete"}
+    stale = [d for d, fp in lexical.fingerprints.items() if complete.get(d) != fp]
+    missing = [d for d, fp in complete.items() if lexical.fingerprints.get(d) != fp]
+    lexical.remove_docs(stale)
+    for i in range(0, len(missing), 500):
+        part = missing[i : i + 500]
+        chunks = store.get_chunks(where={"doc_id": {"$in": part}})
+        lexical.add(chunks, {d: complete[d] for d in part})
+    lexical.generation = generation
+    changed = bool(stale or missing)
+    if changed or lexical.path is not None:
+        lexical.save()
+    return changed
+
+
+def _record(p: _Prepared, status: str) -> dict[str, Any]:
+    m = p.doc.meta
+    return {"doc_id": p.doc.doc_id, "title": m.title, "author": m.author, "outlet": m.outlet, "date": m.date,
+            "source": p.doc.source, "fingerprint": p.fingerprint, "status": status, "chunks": len(p.chunks),
+            "chars": len(p.doc.text), "minhash": p.minhash}
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                f"{path}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; split the file or raise RAG_MAX_FILE_MB."
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}); check that it exists and is readable.") from None
+
+
+def _vanished(records: dict[str, dict[str, Any]], paths: Sequence[Path], seen: dict[str, Path]) -> list[str]:
+    """Documents indexed from under the given paths whose file no longer exists there."""
+    roots = [p.resolve() for p in paths]
+    gone = []
+    for doc_id, rec in records.items():
+        if doc_id in seen:
+            continue
+        src = Path(str(rec.get("source", ""))).resolve()
+        if any(src == r or r in src.parents for r in roots) and not src.exists():
+            gone.append(doc_id)
+    return gone

@@ -1,0 +1,240 @@
+"""BM25 over chunks, kept incrementally: append-only blocks, tombstones, exact global statistics, on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from rag.types import Chunk
+
+K1, B = 1.2, 0.75
+_MAX_BLOCKS = 8
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have he her his how i if in into is it "
+    "its me my no not of on or our she so than that the their them then there these they this those to was we were "
+    "what when where which while who whom whose why will with would you your about after also any both each more most "
+    "other over such only own same some very just should".split()
+)
+
+
+def stem(token: str) -> str:
+    """A light English suffix stripper: plurals and a few verb endings, enough to match 'sanctions'~'sanction'."""
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, lightly stemmed word tokens (numbers kept)."""
+    return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+
+
+class _Block:
+    """An immutable batch of chunks as a term-frequency matrix, plus a mutable alive mask."""
+
+    def __init__(self, ids: list[str], doc_ids: list[str], tf: sparse.csc_matrix, lengths: np.ndarray,
+                 alive: np.ndarray) -> None:
+        self.ids, self.doc_ids, self.tf, self.lengths, self.alive = ids, doc_ids, tf, lengths, alive
+
+
+class LexicalIndex:
+    """Exact BM25 (k1=1.2, b=0.75) whose document frequencies and lengths are updated in place on add/remove."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.vocab: dict[str, int] = {}
+        self.df = np.zeros(0, dtype=np.int64)
+        self.blocks: list[_Block] = []
+        self.rows: dict[str, list[tuple[int, int]]] = {}  # doc_id -> (block, row) of its live chunks
+        self.fingerprints: dict[str, str] = {}  # doc_id -> fingerprint of the version indexed
+        self.generation = ""
+        self.n_alive = 0
+        self.total_len = 0
+        self._dirty_blocks: set[int] = set()
+        self._lock = threading.RLock()
+
+    # --- writing ---------------------------------------------------------------------
+    def add(self, chunks: Sequence[Chunk], fingerprints: dict[str, str]) -> None:
+        """Index new chunks (their documents must not be indexed already; remove them first)."""
+        if not chunks:
+            return
+        with self._lock:
+            rows, cols, vals, lengths = [], [], [], []
+            for r, chunk in enumerate(chunks):
+                counts: dict[int, int] = {}
+                toks = tokenize(chunk.text)
+                for tok in toks:
+                    tid = self.vocab.setdefault(tok, len(self.vocab))
+                    counts[tid] = counts.get(tid, 0) + 1
+                rows.extend([r] * len(counts))
+                cols.extend(counts.keys())
+                vals.extend(counts.values())
+                lengths.append(len(toks))
+            n_terms = len(self.vocab)
+            tf = sparse.csc_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(chunks), n_terms))
+            if n_terms > len(self.df):
+                self.df = np.concatenate([self.df, np.zeros(n_terms - len(self.df), dtype=np.int64)])
+            self.df += np.diff(tf.indptr)  # each (chunk, term) pair is one nonzero
+            lengths_arr = np.asarray(lengths, dtype=np.int32)
+            self.blocks.append(_Block([c.chunk_id for c in chunks], [c.doc_id for c in chunks], tf, lengths_arr,
+                                      np.ones(len(chunks), dtype=bool)))
+            b = len(self.blocks) - 1
+            self._dirty_blocks.add(b)
+            for r, chunk in enumerate(chunks):
+                self.rows.setdefault(chunk.doc_id, []).append((b, r))
+            for doc_id in {c.doc_id for c in chunks}:
+                self.fingerprints[doc_id] = fingerprints.get(doc_id, "")
+            self.n_alive += len(chunks)
+            self.total_len += int(lengths_arr.sum())
+            if len(self.blocks) > _MAX_BLOCKS:
+                self.compact()
+
+    def remove_docs(self, doc_ids: Iterable[str]) -> None:
+        """Tombstone every chunk of these documents and take them out of the statistics."""
+        with self._lock:
+            for doc_id in doc_ids:
+                self.fingerprints.pop(doc_id, None)
+                for b, r in self.rows.pop(doc_id, []):
+                    block = self.blocks[b]
+                    if not block.alive[r]:
+                        continue
+                    block.alive[r] = False
+                    row = block.tf.getrow(r)
+                    self.df[row.indices] -= 1
+                    self.n_alive -= 1
+                    self.total_len -= int(block.lengths[r])
+                    self._dirty_blocks.add(b)
+
+    def compact(self) -> None:
+        """Merge all blocks into one, dropping tombstoned rows."""
+        with self._lock:
+            if not self.blocks:
+                return
+            n_terms = len(self.vocab)
+            mats, ids, doc_ids, lengths = [], [], [], []
+            for block in self.blocks:
+                keep = np.flatnonzero(block.alive)
+                tf = block.tf.tocsr()[keep]
+                tf.resize((len(keep), n_terms))
+                mats.append(tf)
+                ids.extend(block.ids[i] for i in keep)
+                doc_ids.extend(block.doc_ids[i] for i in keep)
+                lengths.append(block.lengths[keep])
+            merged = sparse.vstack(mats).tocsc() if mats else sparse.csc_matrix((0, n_terms), dtype=np.float32)
+            self.blocks = [_Block(ids, doc_ids, merged, np.concatenate(lengths), np.ones(len(ids), dtype=bool))]
+            self.rows = {}
+            for r, doc_id in enumerate(doc_ids):
+                self.rows.setdefault(doc_id, []).append((0, r))
+            self._dirty_blocks = {0}
+            self._rewrite_all = True
+
+    # --- reading ----------------------------------------------------------------------
+    def search(self, query: str, k: int, allowed_docs: set[str] | None = None) -> list[tuple[str, str, float]]:
+        """Top-k (chunk_id, doc_id, score) for the query, optionally only within some documents."""
+        with self._lock:
+            tids = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
+            if not tids or self.n_alive == 0:
+                return []
+            df = self.df[tids].astype(np.float64)
+            idf = np.log(1.0 + (self.n_alive - df + 0.5) / (df + 0.5))
+            avgdl = max(self.total_len / max(self.n_alive, 1), 1.0)
+            hits: list[tuple[float, int, int]] = []
+            for b, block in enumerate(self.blocks):
+                usable = [i for i, t in enumerate(tids) if t < block.tf.shape[1]]
+                if not usable:
+                    continue
+                sub = block.tf[:, [tids[i] for i in usable]].tocoo()
+                if sub.nnz == 0:
+                    continue
+                norm = K1 * (1 - B + B * block.lengths[sub.row] / avgdl)
+                contrib = sub.data * (K1 + 1) / (sub.data + norm) * idf[np.asarray(usable)[sub.col]]
+                scores = np.bincount(sub.row, weights=contrib, minlength=len(block.ids))
+                scores[~block.alive] = 0.0
+                if allowed_docs is not None:
+                    for r in np.flatnonzero(scores):
+                        if block.doc_ids[r] not in allowed_docs:
+                            scores[r] = 0.0
+                cand = np.flatnonzero(scores)
+                if len(cand) > k:
+                    cand = cand[np.argpartition(-scores[cand], k)[:k]]
+                hits.extend((float(scores[r]), b, int(r)) for r in cand)
+            hits.sort(reverse=True)
+            return [(self.blocks[b].ids[r], self.blocks[b].doc_ids[r], s) for s, b, r in hits[:k]]
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a (tokenized) term; the maximum for unseen terms."""
+        tid = self.vocab.get(token)
+        df = float(self.df[tid]) if tid is not None else 0.0
+        return float(np.log(1.0 + (self.n_alive - df + 0.5) / (df + 0.5)))
+
+    # --- persistence ----------------------------------------------------------------
+    def save(self) -> None:
+        """Write changed blocks and the state atomically; unchanged blocks are not rewritten."""
+        if self.path is None:
+            return
+        with self._lock:
+            self.path.mkdir(parents=True, exist_ok=True)
+            if getattr(self, "_rewrite_all", False):
+                for old in self.path.glob("block_*"):
+                    old.unlink()
+                self._rewrite_all = False
+            for b in sorted(self._dirty_blocks):
+                block = self.blocks[b]
+                _atomic_npz(self.path / f"block_{b:03d}.npz", data=block.tf.data, indices=block.tf.indices,
+                            indptr=block.tf.indptr, shape=np.asarray(block.tf.shape), lengths=block.lengths,
+                            alive=block.alive, ids=np.asarray(block.ids, dtype=object),
+                            doc_ids=np.asarray(block.doc_ids, dtype=object))
+            self._dirty_blocks.clear()
+            state = {"generation": self.generation, "vocab": self.vocab, "fingerprints": self.fingerprints,
+                     "blocks": len(self.blocks)}
+            fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(state, fh)
+            os.replace(tmp, self.path / "state.json")
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex:
+        """Load from disk; an absent or unreadable index loads empty (it is rebuilt from the store)."""
+        index = cls(path)
+        try:
+            state = json.loads((path / "state.json").read_text())
+            for b in range(int(state["blocks"])):
+                z = np.load(path / f"block_{b:03d}.npz", allow_pickle=True)
+                tf = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+                index.blocks.append(_Block(list(z["ids"]), list(z["doc_ids"]), tf, z["lengths"], z["alive"]))
+        except (OSError, ValueError, KeyError):
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            return cls(path)
+        index.vocab = state["vocab"]
+        index.fingerprints = state["fingerprints"]
+        index.generation = state["generation"]
+        index.df = np.zeros(len(index.vocab), dtype=np.int64)
+        for b, block in enumerate(index.blocks):
+            live = block.tf.tocsr()[np.flatnonzero(block.alive)]
+            counts = np.bincount(live.indices, minlength=len(index.vocab))
+            index.df[: len(counts)] += counts
+            index.n_alive += int(block.alive.sum())
+            index.total_len += int(block.lengths[block.alive].sum())
+            for r in np.flatnonzero(block.alive):
+                index.rows.setdefault(block.doc_ids[r], []).append((b, int(r)))
+        return index
+
+
+def _atomic_npz(path: Path, **arrays: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    os.close(fd)
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)

@@ -1,0 +1,119 @@
+"""One settings object, read from ``RAG_*`` environment variables and ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the system, each with an offline default.
+
+    Set any field as ``RAG_<FIELD>`` in the environment or in a ``.env`` file,
+    for example ``RAG_LLM=openai``. The API key is read from ``OPENAI_API_KEY``
+    (or ``RAG_OPENAI_API_KEY``) and is never printed.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".rag"),
+        description="Directory holding the embedded Chroma database and the lexical (BM25) index.",
+    )
+    collection: str = Field(
+        default="articles", description="Name of the Chroma collection that holds the chunks."
+    )
+    chroma_host: str | None = Field(
+        default=None,
+        description="Host of a Chroma server (`chroma run`). Unset: use the embedded PersistentClient under data_dir.",
+    )
+    chroma_port: int = Field(default=8000, description="Port of the Chroma server when chroma_host is set.")
+    chroma_timeout_s: float = Field(
+        default=10.0, description="Seconds to wait for the Chroma server before reporting it unreachable."
+    )
+
+    # --- embeddings ----------------------------------------------------------
+    embed_backend: Literal["local", "openai"] = Field(
+        default="local",
+        description="`local`: sentence-transformers model shipped in a package (offline). `openai`: any OpenAI-compatible /embeddings endpoint.",
+    )
+    embed_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Embedding model: a local directory, the packaged `all-MiniLM-L6-v2`, or an OpenAI model name such as `text-embedding-3-small`.",
+    )
+    embed_base_url: str | None = Field(
+        default=None, description="Base URL of the OpenAI-compatible embeddings endpoint (defaults to llm_base_url)."
+    )
+    embed_batch_size: int = Field(default=64, description="Chunks embedded per batch during ingestion.", ge=1)
+
+    # --- ingestion -----------------------------------------------------------
+    chunk_size: int = Field(
+        default=128, description="Target chunk size in tokens (cl100k); chunks end on sentence boundaries.", ge=16
+    )
+    chunk_overlap: int = Field(
+        default=32, description="Tokens of trailing sentences repeated at the start of the next chunk.", ge=0
+    )
+    max_file_mb: float = Field(default=20.0, description="Files larger than this are skipped with a message.", gt=0)
+    near_duplicate_threshold: float = Field(
+        default=0.9, description="Shingle Jaccard similarity above which two documents count as the same story."
+    )
+
+    # --- answering -----------------------------------------------------------
+    context_tokens: int = Field(
+        default=1200, description="Token budget of retrieved context passed to the synthesizer.", ge=100
+    )
+    candidates: int = Field(default=40, description="Candidates fetched from each retriever before fusion.", ge=1)
+    rrf_k: int = Field(default=60, description="Reciprocal-rank-fusion constant.", ge=1)
+    max_question_chars: int = Field(
+        default=2000, description="Questions longer than this are rejected with a message.", ge=10
+    )
+    abstain_threshold: float = Field(
+        default=0.35,
+        description="Minimum evidence score (0-1) of the best sentence; below it the system says the articles don't cover the question.",
+    )
+    answer_sentences: int = Field(default=3, description="Most sentences in an extractive answer.", ge=1)
+
+    # --- generation ----------------------------------------------------------
+    llm: Literal["none", "openai", "local"] = Field(
+        default="none",
+        description="`none`: extractive answers (offline). `openai`: any OpenAI-compatible server. `local`: the packaged SmolLM2 GGUF through llama-cpp-python.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 for Ollama. Unset: api.openai.com.",
+    )
+    llm_timeout_s: float = Field(default=60.0, description="Seconds to wait for the LLM before falling back.", gt=0)
+    llm_max_tokens: int = Field(default=400, description="Most tokens the LLM may generate per answer.", ge=16)
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_OPENAI_API_KEY"),
+        description="API key for the OpenAI-compatible server. Read from OPENAI_API_KEY; never logged or shown.",
+    )
+    support_threshold: float = Field(
+        default=0.55, description="Minimum support score (0-1) for an LLM sentence to count as backed by its citation."
+    )
+
+    # --- UI ------------------------------------------------------------------
+    ui_host: str = Field(default="127.0.0.1", description="Address the chat UI binds to.")
+    ui_port: int = Field(default=7860, description="Port of the chat UI.")
+    ui_auth: SecretStr | None = Field(
+        default=None, description="`user:password` for the UI; required when ui_host is not a loopback address."
+    )
+    upload_max_mb: float = Field(default=10.0, description="Largest file the UI accepts for upload.", gt=0)
+
+    @property
+    def chroma_path(self) -> Path:
+        """Directory of the embedded Chroma database."""
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_path(self) -> Path:
+        """Directory of the persisted BM25 index."""
+        return self.data_dir / "lexical"
