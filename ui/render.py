@@ -93,9 +93,10 @@ def paragraph_for(citation: Citation, text: str) -> str:
 
 def _source_item(c: Citation, anchor: str, paragraph: str | None) -> str:
     meta = " · ".join(escape(x) for x in (c.outlet, c.author, c.date) if x)
-    title = escape(c.title or c.doc_id)
+    title = escape(c.title or "Untitled article")
+    meta_html = f' <span class="rag-meta">{meta}</span>' if meta else ""
     head = (f'<div class="rag-src-head"><span class="rag-n">[{c.n}]</span> <strong class="rag-title">{title}</strong>'
-            f'{f' <span class="rag-meta">{meta}</span>' if meta else ""}'
+            f"{meta_html}"
             f' <code class="rag-doc">{escape(c.doc_id)}</code></div>')
     quote = f"“{_esc(c.quote)}”"
     if paragraph:
@@ -184,7 +185,7 @@ def render_document(doc: Document) -> str:
     m = doc.meta
     meta = " · ".join(escape(x) for x in (m.outlet, m.author, m.date) if x)
     name = _basename(doc.source)
-    return (f'<article class="rag-doc-view"><h3>{_esc(m.title or doc.doc_id)}</h3>'
+    return (f'<article class="rag-doc-view"><h3>{_esc(m.title or "Untitled article")}</h3>'
             f'<div class="rag-meta">{meta}{" · " if meta else ""}<code>{escape(doc.doc_id)}</code>'
             f'{f" · {escape(name)}" if name else ""}</div>'
             f'<div class="rag-doc-text">{_paragraphs(doc.text)}</div></article>')

@@ -17,13 +17,8 @@ from rag.types import DocMeta, Document
 SUPPORTED = {".txt", ".md", ".html", ".htm", ".pdf"}
 MAX_HTML_DEPTH = 1000
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"))
+_BOMS += ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))  # after UTF-32: shared prefix
 _WESTERN = {"cp1252", "windows-1252", "latin_1", "iso8859_1", "iso8859_15", "ascii"}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:\-]*)(?:\s[^<>]*?)?(/?)>")
@@ -46,10 +41,9 @@ def iter_files(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
     skipped: dict[str, str] = {}
     seen: set[Path] = set()
 
-    def consider(p: Path, explicit: bool) -> None:
+    def consider(p: Path) -> None:
         if p.suffix.lower() not in SUPPORTED:
-            if explicit or not p.name.startswith("."):
-                skipped[str(p)] = f"unsupported file type '{p.suffix or '(none)'}' (supported: {', '.join(sorted(SUPPORTED))})"
+            skipped[str(p)] = f"unsupported file type '{p.suffix or '(none)'}' (supported: {', '.join(sorted(SUPPORTED))})"
             return
         if not os.access(p, os.R_OK):
             skipped[str(p)] = "not readable (permission denied); fix its permissions"
@@ -65,18 +59,16 @@ def iter_files(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
             skipped[str(p)] = "no such file or folder; check the path"
         elif p.is_dir():
             batch: list[Path] = []
-
-            def on_error(err: OSError) -> None:
-                skipped[str(err.filename)] = f"cannot read folder ({err.strerror})"
-
-            for root, dirs, files in os.walk(p, onerror=on_error):
+            errors: list[OSError] = []
+            for root, dirs, files in os.walk(p, onerror=errors.append):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 batch.extend(Path(root) / f for f in files if not f.startswith("."))
             for f in sorted(batch):
                 if f.is_file():
-                    consider(f, explicit=False)
+                    consider(f)
+            skipped.update({str(e.filename): f"cannot read folder ({e.strerror})" for e in errors})
         elif p.is_file():
-            consider(p, explicit=True)
+            consider(p)
         else:
             skipped[str(p)] = "not a regular file"
     return found, skipped
@@ -145,11 +137,8 @@ def _html_depth(html: str) -> int:
 
 def _load_html(path: Path, html: str) -> tuple[str, DocMeta]:
     if _html_depth(html) > MAX_HTML_DEPTH:
-        raise _reject(
-            path,
-            f"its HTML nests elements more than {MAX_HTML_DEPTH} levels deep",
-            "It is malformed or hostile; save the article as plain text instead",
-        )
+        reason = f"its HTML nests elements more than {MAX_HTML_DEPTH} levels deep"
+        raise _reject(path, reason, "It is malformed or hostile; save the article as plain text instead")
     import trafilatura
 
     common = {
@@ -189,17 +178,19 @@ def _reflow_pdf_page(page: str) -> str:
     lengths = sorted(len(ln) for ln in lines if ln.strip())
     wide = lengths[int(0.9 * (len(lengths) - 1))] * 0.75 if len(lengths) >= 5 else float("inf")
     out: list[str] = []
+    last = ""  # the previous physical line
     for ln in lines:
         stripped = ln.strip()
         if out and out[-1] and stripped:
             prev = out[-1]
             if prev.endswith("-") and prev[-2:-1].isalpha() and stripped[0].islower():
-                out[-1] = prev[:-1] + stripped
+                out[-1], last = prev[:-1] + stripped, stripped
                 continue
-            if len(prev) >= wide or stripped[0].islower():
-                out[-1] = f"{prev} {stripped}"
+            if len(last) >= wide or stripped[0].islower():
+                out[-1], last = f"{prev} {stripped}", stripped
                 continue
         out.append(stripped)
+        last = stripped
     return "\n".join(out)
 
 
@@ -220,11 +211,8 @@ def _load_pdf(path: Path, data: bytes) -> str:
         raise _reject(path, f"the PDF could not be read ({type(exc).__name__})", "Re-export it as PDF or text") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text.strip():
-        raise _reject(
-            path,
-            "the PDF has no text layer (it is probably a scan)",
-            "Run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) or supply the text",
-        )
+        fix = "Run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) or supply the text"
+        raise _reject(path, "the PDF has no text layer (it is probably a scan)", fix)
     return text
 
 

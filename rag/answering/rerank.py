@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.answer.evidence import Sentence
-from rag.answer.retrieve import Candidate
+from rag.answering.evidence import Sentence
+from rag.answering.retrieve import Candidate
 from rag.lexical import tokenize
 from rag.tokens import count_tokens
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answer.evidence import Sentence
-from rag.answer.generate import says_not_covered
-from rag.answer.synthesize import figures
+from rag.answering.evidence import Sentence
+from rag.answering.generate import says_not_covered
+from rag.answering.synthesize import figures
 from rag.lexical import tokenize
 from rag.providers import Embedder
 from rag.text import split_sentences

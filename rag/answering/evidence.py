@@ -13,7 +13,8 @@ from rag.sentences import SentenceKey, chunk_sentences
 from rag.store import Store
 from rag.types import Chunk
 
-DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
+DENSE_WEIGHT = 0.55
+CONTEXT_CREDIT = 0.8  # share of a predecessor-plus-sentence score a sentence may inherit  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
 
 
 @dataclass
@@ -69,4 +70,15 @@ def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder
         sent.dense = float(vec @ scorer.query_vec) if vec is not None else 0.0
         sent.coverage = scorer.coverage(sent.text)
         sent.score = scorer.combine(sent.dense, sent.coverage)
+    _credit_context(list(seen.values()), scorer)
     return list(seen.values())
+
+
+def _credit_context(sentences: list[Sentence], scorer: Scorer) -> None:
+    """A sentence that continues its predecessor ("the country's arsenal…") inherits part of its relevance."""
+    ordered = sorted(sentences, key=lambda s: s.key)
+    for prev, sent in zip(ordered, ordered[1:], strict=False):
+        if prev.doc_id != sent.doc_id or sent.key[1] - prev.key[2] > 2:
+            continue
+        joint = scorer.combine(max(prev.dense, sent.dense), scorer.coverage(prev.text + " " + sent.text))
+        sent.score = max(sent.score, CONTEXT_CREDIT * joint)

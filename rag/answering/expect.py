@@ -1,0 +1,80 @@
+"""What kind of answer a question expects (a number, a date, a name) and whether a sentence offers one."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Expect(StrEnum):
+    NUMBER = "number"
+    AGE = "age"
+    DAY = "day"
+    DATE = "date"
+    PERSON = "person"
+    PLACE = "place"
+    ANY = "any"
+
+
+_RULES: list[tuple[re.Pattern[str], Expect]] = [
+    (re.compile(r"\bhow old\b|\bwhat age\b", re.I), Expect.AGE),
+    (re.compile(r"\b(what|which) (exact |specific |precise )?(date|day)\b|\bexact date\b", re.I), Expect.DAY),
+    (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|in what year|since when)\b", re.I),
+     Expect.DATE),
+    (re.compile(r"\b(how (many|much|old|large|big|long|far)|what (percentage|percent|share|portion|proportion|"
+                r"fraction|number|amount|value|size|sum|figure|total)|what (is|was|are|were) (the |\w+'s )?(population|"
+                r"gdp|value|size|cost|price|total|number|amount|rate|\w+ rate))\b", re.I), Expect.NUMBER),
+    (re.compile(r"\b(who|whom|whose|what is the name of|what was the name of|name the)\b", re.I), Expect.PERSON),
+    (re.compile(r"\b(where|which (city|country|town|region|province)|in what (city|country))\b", re.I), Expect.PLACE),
+]
+_NUMBER = re.compile(r"(?<![\d.,])(?!(?:1[89]|20)\d\d\b)\d+(?:[.,]\d+)*|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"thirteen|fourteen|fifteen|twenty|thirty|forty|fifty|hundred|dozen|doubling|tripled)\b", re.I)
+_AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged \d{1,3}\b|,\s\d{1,3},", re.I)
+_DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
+                  r"\s+\d{1,2}\b|\b\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|"
+                  r"November|December)\b|\b\d{4}-\d\d-\d\d\b")
+_PLACE = re.compile(r"\b(?:in|at|near|outside|to|from|into)\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)")
+_YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|"
+                           r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+                           r"\b(last|this|next) (year|month|week)\b|\b(yesterday|today)\b|\b\d{4}-\d\d-\d\d\b", re.I)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zà-ÿ’'-]+(?:\s+[A-Z][\w’'-]+)*")
+_SPLIT = re.compile(r",?\s+and\s+(?=(?:what|which|who|whom|when|where|how|why|in what|does|did|is|was|are|were)\b)",
+                    re.I)
+
+
+def expected(question: str) -> Expect:
+    """The answer type the question's wording asks for (ANY when it does not say)."""
+    head = question.strip()
+    first: tuple[int, Expect] | None = None
+    for pattern, kind in _RULES:
+        m = pattern.search(head)
+        if m and (first is None or m.start() < first[0]):
+            first = (m.start(), kind)
+    return first[1] if first else Expect.ANY
+
+
+def split_parts(question: str) -> list[str]:
+    """'What did X do, and when did Y happen?' -> two sub-questions; most questions have one part."""
+    parts = [p.strip(" ,?") for p in _SPLIT.split(question) if p and p.strip(" ,?")]
+    return [p + "?" for p in parts] if len(parts) > 1 else [question]
+
+
+def offers(sentence: str, kind: Expect, question: str) -> bool:
+    """Whether the sentence contains a value of the expected kind that the question does not already state."""
+    if kind is Expect.ANY:
+        return True
+    asked = question.lower()
+    if kind is Expect.NUMBER:
+        return any(m.group(0).lower() not in asked for m in _NUMBER.finditer(sentence))
+    if kind is Expect.AGE:
+        return any(m.group(0).lower() not in asked for m in _AGE.finditer(sentence))
+    if kind is Expect.DAY:
+        return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
+    if kind is Expect.PLACE:
+        return any(all(w.lower() not in asked for w in m.group(1).split()) for m in _PLACE.finditer(sentence))
+    if kind is Expect.DATE:
+        return any(m.group(0).lower() not in asked for m in _YEAR_OR_DATE.finditer(sentence))
+    names = [m.group(0).split() for m in _NAME.finditer(sentence)]
+    if kind is Expect.PERSON:  # a person is named by at least two capitalised words
+        names = [n for n in names if len(n) >= 2]
+    return any(all(w.lower() not in asked for w in n) for n in names)

@@ -1,0 +1,159 @@
+"""Extractive synthesis: answer with the context's best sentences, verbatim, each with its own citation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answering.evidence import Scorer, Sentence
+from rag.answering.expect import expected, offers
+from rag.lexical import tokenize
+from rag.types import Citation, Passage
+
+_FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
+_MIN_WORDS = 5
+SAME_DOC_SUPPORT = False  # True: supporting sentences only from a lead's article (fewer, surer citations)
+LEAD_RATIO = 0.6
+CONFLICT_RATIO = 0.6  # a differing figure from another source is reported if it scores this close to the lead  # a lead offering the expected kind of answer may score this much below the best sentence
+NOT_COVERED = "The indexed articles don't answer this question."
+
+
+@dataclass
+class Draft:
+    """A synthesizer's output before it becomes an Answer."""
+
+    text: str
+    citations: list[Citation]
+    abstained: bool
+
+
+def figures(text: str) -> set[str]:
+    """Quantities such as '80%', '$111 billion' or '60 to 70%', normalised for comparison."""
+    return {re.sub(r"[^\d.%a-z]", "", m.group(0).lower()) for m in _FIGURE.finditer(text)}
+
+
+def cite(n: int, sentence: Sentence, passages: dict[str, Passage]) -> Citation:
+    """A citation whose quote is the sentence itself: verbatim by construction."""
+    p = passages[sentence.chunk_id]
+    return Citation(
+        n=n, doc_id=sentence.doc_id, title=p.meta.title, outlet=p.meta.outlet, author=p.meta.author,
+        date=p.meta.date, source=p.source, quote=sentence.text, start=sentence.key[1], end=sentence.key[2],
+        chunk_id=sentence.chunk_id, support=round(sentence.score, 4),
+    )
+
+
+def abstain(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> Draft:
+    """Say the articles don't cover it, pointing at the closest passage if there is one."""
+    if not sentences:
+        return Draft(text=NOT_COVERED + " Nothing in them comes close.", citations=[], abstained=True)
+    closest = max(sentences, key=lambda s: s.score)
+    title = passages[closest.chunk_id].meta.title or closest.doc_id
+    text = f"{NOT_COVERED} The closest related passage, from “{title}”, says: “{closest.text}” [1]"
+    return Draft(text=text, citations=[cite(1, closest, passages)], abstained=True)
+
+
+def extract(
+    sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
+    parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float,
+) -> Draft:
+    """Pick the best sentences (plus a differing figure from another source), or abstain.
+
+    Each part of a multi-part question gets its own lead sentence. A lead must score above the threshold and,
+    when the question asks for a number, date or name, must offer one the question does not already state.
+    """
+    usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
+    if not usable:
+        return abstain(sentences, passages)
+    if len(parts) <= 1:
+        leads = [_lead(usable, question, {id(s): s.score for s in usable}, threshold)]
+    else:
+        leads = [_lead(usable, text, _rescore(usable, scorer), threshold) for text, scorer in parts]
+    chosen: list[Sentence] = []
+    for lead in leads:
+        if lead is not None and not _redundant(lead, chosen):
+            chosen.append(lead)
+    if not chosen:
+        return abstain(sentences, passages)
+    top = chosen[0]
+    conflict = _differing_figure(top, sorted(usable, key=lambda s: -s.score)) if len(parts) <= 1 else None
+    floor = max(0.85 * top.score, threshold)
+    lead_docs = {s.doc_id for s in chosen}
+    for s in sorted(usable, key=lambda s: -s.score):
+        if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
+            break
+        # Supporting sentences come from a lead's own article (other articles get cited only when they
+        # answer a part of the question or give a differing figure), so every citation stays on point.
+        if (s.doc_id in lead_docs or not SAME_DOC_SUPPORT) and s is not conflict and not _redundant(s, chosen):
+            chosen.append(s)
+    parts_text, citations = [], []
+    for s in chosen:
+        citations.append(cite(len(citations) + 1, s, passages))
+        parts_text.append(f"{s.text} [{len(citations)}]")
+    if conflict is not None:
+        citations.append(cite(len(citations) + 1, conflict, passages))
+        parts_text.append(f"Another source gives a different figure: {conflict.text} [{len(citations)}]")
+    return Draft(text=" ".join(parts_text), citations=citations, abstained=False)
+
+
+def _rescore(sentences: Sequence[Sentence], scorer: Scorer) -> dict[int, float]:
+    out = {}
+    for s in sentences:
+        dense = float(s.vector @ scorer.query_vec) if s.vector is not None else 0.0
+        out[id(s)] = scorer.combine(dense, scorer.coverage(s.text))
+    return out
+
+
+def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float) -> Sentence | None:
+    """The best sentence that offers what the question asks for, if any scores high enough."""
+    kind = expected(question)
+    ranked = sorted(sentences, key=lambda s: -scores[id(s)])
+    best = scores[id(ranked[0])]
+    if best < threshold:
+        return None
+    for s in ranked:
+        if scores[id(s)] < max(threshold, LEAD_RATIO * best):
+            return None
+        if offers(s.text, kind, question):
+            return s
+    return None
+
+
+def _differing_figure(top: Sentence, ranked: Sequence[Sentence]) -> Sentence | None:
+    """The best sentence from another document that states a different figure of the same kind."""
+    mine = figures(top.text)
+    if not mine:
+        return None
+    units = {_unit(f) for f in mine}
+    for s in ranked[1:]:
+        if s.score < CONFLICT_RATIO * top.score:
+            return None
+        if s.doc_id == top.doc_id:
+            continue
+        theirs = figures(s.text)
+        if theirs and not theirs <= mine and units & {_unit(f) for f in theirs}:
+            return s
+    return None
+
+
+def _unit(figure: str) -> str:
+    return "%" if figure.endswith(("%", "percent")) else re.sub(r"[\d.]", "", figure)
+
+
+def _similar(a: Sentence, b: Sentence) -> float:
+    if a.vector is None or b.vector is None:
+        return 0.0
+    return float(np.dot(a.vector, b.vector))
+
+
+def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
+    mine = set(tokenize(s.text))
+    for other in chosen:
+        theirs = set(tokenize(other.text))
+        if mine and theirs and len(mine & theirs) / len(mine | theirs) > 0.5:
+            return True
+        if s.doc_id == other.doc_id and s.key[1] < other.key[2] and other.key[1] < s.key[2]:
+            return True
+    return False

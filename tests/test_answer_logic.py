@@ -1,0 +1,94 @@
+"""Pure answer logic: condensing follow-ups, expected answer kinds, citation checks (deterministic fakes)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.answering.cite import check
+from rag.answering.condense import condense, needs_context
+from rag.answering.evidence import Sentence
+from rag.answering.expect import Expect, expected, offers, split_parts
+from rag.types import Chunk, DocMeta, Passage
+
+
+def test_follow_up_carries_the_entities_of_the_previous_question() -> None:
+    history = [{"role": "user", "content": "Who did Putin meet in Hanoi?"},
+               {"role": "assistant", "content": "He met To Lam."}]
+    out = condense("How many agreements did they sign?", history)
+    assert "Putin" in out and "Hanoi" in out and out.startswith("How many agreements did they sign?")
+
+
+def test_self_contained_question_is_left_alone() -> None:
+    history = [{"role": "user", "content": "Who did Putin meet in Hanoi?"}]
+    q = "What did Iran help Russia build in Tatarstan?"
+    assert not needs_context(q) and condense(q, history) == q
+
+
+def test_expected_answer_kinds() -> None:
+    assert expected("How many agreements were signed?") is Expect.NUMBER
+    assert expected("When was the summit?") is Expect.DATE
+    assert expected("On what exact date was it signed?") is Expect.DAY
+    assert expected("Who did Putin meet?") is Expect.PERSON
+    assert expected("How old is he?") is Expect.AGE
+    assert expected("Why did Putin go?") is Expect.ANY
+
+
+def test_a_sentence_must_offer_a_new_value_of_the_expected_kind() -> None:
+    q = "How many ballistic missiles has North Korea transferred?"
+    assert not offers("In May 2022, Russia vetoed a resolution on missile launches.", Expect.NUMBER, q)
+    assert offers("He oversaw the signing of 11 cooperation agreements.", Expect.NUMBER, "How many agreements?")
+    assert not offers("South Korea summoned the Russian ambassador.", Expect.PERSON,
+                      "What is the name of the Russian ambassador South Korea summoned?")
+
+
+def test_multi_part_questions_are_split() -> None:
+    assert split_parts("What did X build, and when did Y sign it?") == ["What did X build?", "when did Y sign it?"]
+    assert split_parts("Who met in Hanoi?") == ["Who met in Hanoi?"]
+
+
+class FakeEmbedder:
+    """Bag-of-words vectors: enough to exercise the checking logic deterministically."""
+
+    name, dim = "fake", 64
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                out[i, hash(w.strip(".,")) % self.dim] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    encode = embed
+
+
+def make_context() -> tuple[list[Passage], list[Sentence]]:
+    text = "Putin signed a pact in Pyongyang. The pact commits both sides to military assistance."
+    chunk = Chunk(chunk_id="d:0", doc_id="d", position=0, start=0, end=len(text), text=text)
+    emb = FakeEmbedder()
+    sents = []
+    for start, s in ((0, "Putin signed a pact in Pyongyang."),
+                     (34, "The pact commits both sides to military assistance.")):
+        sents.append(Sentence(key=("d", start, start + len(s)), text=s, chunk_id="d:0",
+                              vector=emb.embed([s])[0]))
+    return [Passage(chunk=chunk, meta=DocMeta(title="T"))], sents
+
+
+def test_supported_sentences_keep_a_verbatim_quote_and_markers_are_renumbered() -> None:
+    passages, sents = make_context()
+    out = check("The pact commits both sides to military assistance [1].", passages, sents, FakeEmbedder(), 0.5)
+    assert out.citations and out.citations[0].quote == "The pact commits both sides to military assistance."
+    assert out.text.endswith("[1]") and not out.unsupported
+
+
+def test_markers_pointing_at_no_source_are_dropped_and_invented_figures_are_flagged() -> None:
+    passages, sents = make_context()
+    out = check("Putin signed a pact in Pyongyang [7]. The pact cost 90 billion dollars [1].",
+                passages, sents, FakeEmbedder(), 0.5)
+    assert "[7]" not in out.text
+    assert any("90 billion" in u for u in out.unsupported)
+    assert "90 billion" not in out.text
+
+
+def test_a_model_that_says_the_sources_are_silent_abstains() -> None:
+    passages, sents = make_context()
+    assert check("The articles don't say.", passages, sents, FakeEmbedder(), 0.5).abstained

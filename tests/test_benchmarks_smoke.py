@@ -1,0 +1,37 @@
+"""Smoke runs of the benchmarks: `--quick` ingest and answer runs exit 0 and print their key figures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(module: str, *args: str, timeout: float = 300) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"{module} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_ingest_quick() -> None:
+    out = _run("benchmarks.ingest", "--quick", "--articles", "15")
+    assert "documents/s" in out and "chunks/s" in out
+    assert "ratio ingest_chunks_per_s / raw_encoder_chunks_per_s" in out
+    assert "peak RSS" in out and "index on disk" in out
+    assert "re-run on the unchanged folder" in out and ", 0 chunks written" in out
+
+
+def test_answer_quick() -> None:
+    out = _run("benchmarks.answer", "--quick")
+    assert "warm, round 1 (8 answers)" in out
+    assert "extractive answer p50" in out and "llama-index retrieve p50" in out
+    assert "ratio engine retrieval p50 / llama-index retrieve p50" in out
+    assert "cold start 1: process start -> first answer line" in out

@@ -1,0 +1,119 @@
+"""The LLM path for real: a llama.cpp OpenAI-compatible server on loopback with the packaged SmolLM2."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from rag import Engine, Settings
+from rag.providers import LocalEmbedder
+
+pytestmark = pytest.mark.slow
+SECRET = "sk-test-DO-NOT-LEAK-4242"
+QUESTIONS = [
+    "Which article of the Russia–North Korea agreement commits the two sides to military assistance?",
+    "How many agreements did Putin and To Lam sign in Hanoi?",
+    "What did Iran help Russia build, according to the Wall Street Journal?",
+    "How much was trade between Russia and China last year?",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+@pytest.fixture(scope="module")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder, seeds_dir) -> object:
+    data = tmp_path_factory.mktemp("llm")
+    Engine(Settings(data_dir=data), embedder=embedder).ingest([seeds_dir])
+    return data
+
+
+def llm_engine(data_dir, embedder, base_url: str, **extra) -> Engine:
+    settings = Settings(data_dir=data_dir, llm="openai", llm_base_url=base_url, llm_model="smollm2",
+                        openai_api_key=SECRET, llm_max_tokens=160, **extra)
+    return Engine(settings, embedder=embedder)
+
+
+def test_llm_answers_are_validated_in_code(llama_server, seeded_dir, embedder) -> None:
+    engine = llm_engine(seeded_dir, embedder, llama_server.base_url)
+    flagged = 0
+    for q in QUESTIONS:
+        a = engine.answer(q)
+        assert a.mode in ("openai", "extractive")
+        for c in a.citations:  # quotes are verbatim spans of the cleaned document
+            assert engine.document(c.doc_id).text[c.start : c.end] == c.quote
+        for s in a.sentences:
+            if s.supported:
+                assert s.citations and s.support >= engine.settings.support_threshold
+        assert all(u not in a.text for u in a.unsupported)
+        flagged += len(a.unsupported) + (1 if a.notice else 0)
+        assert SECRET not in a.model_dump_json()
+    # SmolLM2-135M invents things; the checks must have caught at least one unsupported sentence.
+    assert flagged >= 1
+
+
+def test_streaming_over_http_yields_model_deltas(llama_server, seeded_dir, embedder) -> None:
+    engine = llm_engine(seeded_dir, embedder, llama_server.base_url)
+    items = list(engine.stream_answer(QUESTIONS[0]))
+    assert sum(isinstance(i, str) for i in items) >= 2
+    assert items[-1].text
+
+
+def test_unanswerable_question_abstains_without_asking_the_model(llama_server, seeded_dir, embedder) -> None:
+    a = llm_engine(seeded_dir, embedder, llama_server.base_url).answer("What is the population of Vietnam?")
+    assert a.abstained and "synthesize" in a.timings
+
+
+def test_endpoint_down_falls_back_to_the_extractive_answer(seeded_dir, embedder) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a = llm_engine(seeded_dir, embedder, f"http://127.0.0.1:{port}/v1").answer(QUESTIONS[0])
+    assert a.mode == "extractive" and "could not be reached" in a.notice
+    assert "Article 4" in a.text and SECRET not in a.notice
+
+
+@pytest.fixture
+def bad_server(request) -> Iterator[str]:
+    behaviour = request.param
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            if behaviour == "slow":
+                threading.Event().wait(5)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{not json at all")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("bad_server", ["slow", "garbage"], indirect=True)
+def test_timeouts_and_garbage_give_a_clear_notice_and_the_extractive_answer(bad_server, seeded_dir, embedder) -> None:
+    a = llm_engine(seeded_dir, embedder, bad_server, llm_timeout_s=1.0).answer(QUESTIONS[0])
+    assert a.mode == "extractive" and a.notice
+    assert "Article 4" in a.text
+    assert SECRET not in a.notice
+
+
+def test_local_mode_runs_the_packaged_gguf_in_process(seeded_dir, embedder) -> None:
+    pytest.importorskip("llama_cpp")
+    engine = Engine(Settings(data_dir=seeded_dir, llm="local", llm_max_tokens=96), embedder=embedder)
+    a = engine.answer(QUESTIONS[0])
+    assert a.mode in ("local", "extractive")
+    for c in a.citations:
+        assert engine.document(c.doc_id).text[c.start : c.end] == c.quote
