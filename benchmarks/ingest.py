@@ -18,7 +18,7 @@ GOAL_RATIO = 0.8
 
 def _instrument(engine: Any, acc: dict[str, float]) -> list[tuple[Any, str, Any]]:
     """Wrap the ingest stages with timers; returns (owner, name, original) to restore."""
-    index_mod = importlib.import_module("rag.ingest.index")  # `rag.ingest` is also a function name
+    index_mod = importlib.import_module("rag.ingestion.index")  # `rag.ingest` is also a function name
 
     patches: list[tuple[Any, str, Any]] = [
         (index_mod.Indexer, "_prepare", index_mod.Indexer._prepare),

@@ -198,7 +198,7 @@ def build_judge(engine: Engine, cache_dir: Path | None = None) -> Judge | None:
         return None
     from llama_index.core.llms.llm import LLM
 
-    inner = getattr(chat, "_llm", None)  # the OpenAILike instance in "openai" mode
+    inner = getattr(chat, "llama_index_llm", None)  # the OpenAILike instance in "openai" mode
     li_llm = inner if isinstance(inner, LLM) else None
 
     def complete(prompt: str) -> str:

@@ -116,7 +116,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(answer.model_dump_json(indent=2, exclude={"context"}))
         return 0
     print(answer.text)
-    if answer.notice:
+    if answer.notice and answer.notice != answer.text:
         print(f"\nNote: {answer.notice}")
     if answer.unsupported:
         print("\nRemoved as unsupported by the sources:")

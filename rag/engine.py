@@ -17,7 +17,7 @@ from rag.answering.rerank import rerank, select_context
 from rag.answering.retrieve import Filters, retrieve
 from rag.answering.synthesize import Draft, extract
 from rag.errors import InputError, LLMError
-from rag.ingest.index import Indexer, sync_lexical
+from rag.ingestion.index import Indexer, sync_lexical
 from rag.lexical import LexicalIndex
 from rag.providers import ChatLLM, Embedder, build_embedder, build_llm
 from rag.settings import Settings
@@ -25,7 +25,7 @@ from rag.store import Store
 from rag.types import Answer, DocMeta, Document, IngestReport, Passage, SourceInfo
 
 EMPTY_INDEX = ("The index is empty, so there is nothing to answer from. Add articles with `rag ingest PATH` "
-               "or upload them in the Sources tab.")
+               "(or the upload box in the chat UI's Sources tab).")
 _REFRESH_EVERY_S = 1.0
 
 

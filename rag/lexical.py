@@ -184,6 +184,19 @@ class LexicalIndex:
         """Write changed blocks and the state atomically; unchanged blocks are not rewritten."""
         if self.path is None:
             return
+        try:
+            self._save()
+        except OSError as exc:
+            for tmp in self.path.glob("*.tmp*"):
+                tmp.unlink(missing_ok=True)
+            from rag.errors import IndexUnavailable
+
+            hint = ("The disk is full: free some space and run the command again." if exc.errno == 28 else
+                    "The directory is not writable: fix its permissions or point RAG_DATA_DIR elsewhere.")
+            raise IndexUnavailable(f"Could not write the keyword index at {self.path} ({exc.strerror}). {hint}") from None
+
+    def _save(self) -> None:
+        assert self.path is not None
         with self._lock:
             self.path.mkdir(parents=True, exist_ok=True)
             if getattr(self, "_rewrite_all", False):
@@ -234,7 +247,7 @@ class LexicalIndex:
 
 
 def _atomic_npz(path: Path, **arrays: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
     os.close(fd)
     np.savez(tmp, **arrays)
     os.replace(tmp, path)

@@ -158,6 +158,11 @@ class OpenAICompatibleLLM:
         host = (settings.llm_base_url or "api.openai.com").split("//")[-1].split("/")[0]
         self.label = f"{settings.llm_model} at {host}"
 
+    @property
+    def llama_index_llm(self):  # noqa: ANN201 - llama-index's LLM type
+        """The underlying llama-index LLM (for evaluators that take one)."""
+        return self._llm
+
     def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
         from llama_index.core.llms import ChatMessage
 

@@ -34,9 +34,6 @@ class Settings(BaseSettings):
         description="Host of a Chroma server (`chroma run`). Unset: use the embedded PersistentClient under data_dir.",
     )
     chroma_port: int = Field(default=8000, description="Port of the Chroma server when chroma_host is set.")
-    chroma_timeout_s: float = Field(
-        default=10.0, description="Seconds to wait for the Chroma server before reporting it unreachable."
-    )
 
     # --- embeddings ----------------------------------------------------------
     embed_backend: Literal["local", "openai"] = Field(

@@ -37,15 +37,24 @@ class Store:
             else f"the index at {settings.chroma_path}"
         )
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        with self.guard("open"):
-            if settings.chroma_host:
-                self._client = chromadb.HttpClient(
-                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-                )
-                self._client.heartbeat()
-            else:
-                settings.chroma_path.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        try:
+            with self.guard("open"):
+                if settings.chroma_host:
+                    self._client = chromadb.HttpClient(
+                        host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                    )
+                    self._client.heartbeat()
+                else:
+                    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+                    self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        except RagError:
+            if not settings.chroma_host:  # chromadb caches a broken system per path; let the next try start fresh
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                stale = SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
+                with contextlib.suppress(Exception):
+                    stale and stale.stop()
+            raise
         self._chunks: Any = None
         self._docs: Any = None
         self._sentences: Any = None
@@ -67,7 +76,7 @@ class Store:
                 raise IndexUnavailable(f"Could not {action}: {self._where} is not reachable. {hint}") from None
             if "readonly" in text.lower() or "read-only" in text.lower() or "permission" in text.lower():
                 hint = "The directory is read-only: fix its permissions or point RAG_DATA_DIR elsewhere."
-            elif "space" in text.lower() and "disk" in text.lower() or "No space" in text:
+            elif ("space" in text.lower() and "disk" in text.lower()) or "No space" in text or "disk is full" in text:
                 hint = "The disk is full: free some space and run the command again."
             else:
                 hint = "Check that the index is reachable and writable, then try again."
@@ -140,13 +149,16 @@ class Store:
     # --- chunks --------------------------------------------------------------------
     def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray, metas: dict[str, DocMeta], sources: dict[str, str]) -> None:
         """Write chunks with their vectors (upsert by stable chunk id)."""
-        from llama_index.core.schema import TextNode
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes = []
         for chunk, vec in zip(chunks, vectors, strict=True):
             meta = metas[chunk.doc_id]
+            # The SOURCE relationship makes llama-index store doc_id/ref_doc_id = our document id; without it,
+            # node_to_metadata_dict overwrites our doc_id metadata with "None".
             nodes.append(TextNode(
                 id_=chunk.chunk_id, text=chunk.text, embedding=vec.tolist(),
+                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.doc_id)},
                 start_char_idx=chunk.start, end_char_idx=chunk.end,
                 metadata={"doc_id": chunk.doc_id, "position": chunk.position, "start": chunk.start,
                           "end": chunk.end, "title": meta.title, "date": meta.date, "date_int": date_to_int(meta.date),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.chunk import chunk_document
-from rag.ingest.clean import clean_document
+from rag.ingestion.chunk import chunk_document
+from rag.ingestion.clean import clean_document
 from rag.text import normalize_for_match, split_sentences
 from rag.tokens import count_tokens
 from rag.types import Document

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.clean import clean_document, is_boilerplate
-from rag.ingest.metadata import extract_meta
+from rag.ingestion.clean import clean_document, is_boilerplate
+from rag.ingestion.metadata import extract_meta
 from rag.text import normalize_for_match, split_sentences
 from rag.types import DocMeta, Document
 

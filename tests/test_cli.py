@@ -204,8 +204,6 @@ def test_ask_on_an_empty_index_says_so(tmp_path: Path, embedder, monkeypatch, ca
     assert rc == 0 and "The index is empty" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, reason="rag/cli.py cmd_ask prints the empty-index message twice: once as "
-                   "answer.text and again as 'Note: ' + answer.notice (the engine sets both to EMPTY_INDEX)")
 def test_ask_on_an_empty_index_says_so_once(tmp_path: Path, embedder, monkeypatch, capsys) -> None:
     _empty_index(tmp_path, embedder, monkeypatch)
     main(["ask", Q_ARTICLE4])

@@ -29,10 +29,7 @@ SEED_000 = ROOT / "seeds" / "000_47bab1ff1479f7a2.txt"
 D000 = SEED_000.stem
 Q_ARTICLE4 = "Which article of the Russia–North Korea agreement commits the two sides to military assistance?"
 N_ARTICLES, CORPUS_SEED = 40, 3
-DOC_ID_BUG = ("BUG rag/store.py Store.add_chunks: llama-index stores metadata doc_id='None' for every chunk, so "
-              "sync_lexical's get_chunks(where={'doc_id': ...}) finds nothing and documents completed before a "
-              "crash never reach the BM25 index")
-LEXICAL_SAVE_BUG = ("BUG rag/ingest/index.py sync_lexical saves the lexical index on every call and "
+LEXICAL_SAVE_BUG = ("BUG rag/ingestion/index.py sync_lexical saves the lexical index on every call and "
                     "rag/lexical.py LexicalIndex.save lets OSError (EPERM/EROFS/ENOSPC) escape as a raw exception")
 
 # `rag ingest DIR` (rag.cli.main), flushing every 16 chunks instead of 512 so a small corpus makes several write
@@ -43,7 +40,7 @@ import importlib, os, signal, sys
 from rag.cli import main
 from rag.store import Store
 
-index = importlib.import_module("rag.ingest.index")  # `rag.ingest` the attribute is the function rag.ingest()
+index = importlib.import_module("rag.ingestion.index")  # `rag.ingest` the attribute is the function rag.ingest()
 index._FLUSH_CHUNKS = 16
 real_add_chunks, calls = Store.add_chunks, []
 
@@ -166,7 +163,6 @@ def test_lexical_index_finds_articles_written_after_the_crash(crash) -> None:
         assert hits and hits[0][1] == doc_id, (doc_id, words[doc_id], hits)
 
 
-@pytest.mark.xfail(strict=True, reason=DOC_ID_BUG)
 def test_lexical_index_also_holds_articles_completed_before_the_crash(crash, embedder) -> None:
     engine = crash.engine
     done_before = sorted(crash.resumed.unchanged)
@@ -292,7 +288,6 @@ def test_read_only_store_refuses_ingest_and_keeps_answering(indexed: Engine, imm
     assert added == ["zorblax"] and sources == [D000, "zorblax"] and D000 in cited
 
 
-@pytest.mark.xfail(strict=True, raises=PermissionError, reason=LEXICAL_SAVE_BUG)
 def test_read_only_data_dir_gives_a_clear_error(indexed: Engine, immutable, new_article: Path) -> None:
     immutable(indexed.settings.data_dir)
     with pytest.raises(RagError) as info:
@@ -314,10 +309,6 @@ def test_read_only_index_cannot_be_opened_and_says_why(indexed: Engine, immutabl
     assert str(copy / "chroma") in message and "read-only" in message, message
 
 
-@pytest.mark.xfail(strict=True, raises=IndexUnavailable,
-                   reason="BUG rag/store.py Store.__init__: a failed PersistentClient open leaves a broken System in "
-                          "chromadb's per-path cache, so the next open in the process fails with "
-                          "\"'RustBindingsAPI' object has no attribute 'bindings'\" even after the cause is fixed")
 def test_index_opens_once_its_permissions_are_fixed(indexed: Engine, immutable, tmp_path: Path, embedder) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(indexed.settings.data_dir, copy)
@@ -376,8 +367,6 @@ def test_full_disk_stops_ingest_but_not_answers(full_disk_index, new_article: Pa
     assert D000 in _cited(engine.answer(Q_ARTICLE4))
 
 
-@pytest.mark.xfail(strict=True, reason=LEXICAL_SAVE_BUG + "; and rag/store.py Store.guard does not recognise "
-                   "SQLite's 'database or disk is full', so its hint is the generic one")
 def test_full_disk_gives_a_clear_error(full_disk_index, new_article: Path) -> None:
     engine, _ = full_disk_index
     with pytest.raises(RagError) as info:

@@ -52,9 +52,6 @@ def _copy(files: Sequence[Path], dest: Path) -> list[Path]:
     return [Path(shutil.copy(f, dest / f.name)) for f in files]
 
 
-DOC_ID_BUG = ("BUG rag/store.py Store.add_chunks: llama-index's node_to_metadata_dict overwrites the chunk "
-              "metadata 'doc_id' with the node's ref_doc_id ('None'), so where={'doc_id': ...} matches nothing: "
-              "old chunks are never deleted and get_chunks() returns doc_id 'None'")
 
 
 def _chunks_of(engine: Engine, doc_id: str):
@@ -178,7 +175,6 @@ def test_modified_file_is_reindexed(modified) -> None:
     assert engine.lexical.n_alive == sum(s.chunks for s in engine.sources())
 
 
-@pytest.mark.xfail(strict=True, reason=DOC_ID_BUG)
 def test_modified_file_leaves_no_chunk_of_its_old_version(modified) -> None:
     engine, _files, target, old, _report = modified
     stored = {c.chunk_id for c in engine.store.get_chunks()}
@@ -219,7 +215,6 @@ def test_removed_file_is_removed_only_with_prune(pruned, embedder) -> None:
     assert sorted(s.doc_id for s in fresh.sources()) == sorted(ids[1:])
 
 
-@pytest.mark.xfail(strict=True, reason=DOC_ID_BUG)
 def test_pruned_document_leaves_no_chunks_and_is_never_cited(pruned) -> None:
     engine, _ids, gone, _word, sentence, *_ = pruned
     assert _chunks_of(engine, gone.stem) == []
@@ -228,7 +223,6 @@ def test_pruned_document_leaves_no_chunks_and_is_never_cited(pruned) -> None:
     assert gone.stem not in {c.doc_id for c in answer.citations} | {p.chunk.doc_id for p in answer.context}
 
 
-@pytest.mark.xfail(strict=True, reason=DOC_ID_BUG)
 def test_chunks_are_stored_under_their_doc_id(seeded) -> None:
     engine, _ = seeded
     for source in engine.sources():
@@ -288,8 +282,6 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(tmp_path: Path
     assert report.summary().startswith(f"2 added, 0 updated, 0 unchanged, 0 removed, {len(expected)} skipped; ")
 
 
-@pytest.mark.xfail(strict=True, reason="rag/ingest/index.py _read_bytes formats the limit with :.0f, "
-                   "so RAG_MAX_FILE_MB=0.01 reads 'over the 0 MB limit'")
 def test_oversized_file_message_states_the_real_limit(tmp_path: Path, embedder, small_corpus) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "huge.txt").write_text("Filler sentence for a large file. " * 600, encoding="utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InputError
-from rag.ingest.load import SUPPORTED, iter_files, load_file
+from rag.ingestion.load import SUPPORTED, iter_files, load_file
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 MB = 1024 * 1024

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.metadata import extract_meta, parse_date
+from rag.ingestion.metadata import extract_meta, parse_date
 from rag.types import DocMeta
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

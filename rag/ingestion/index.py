@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from rag.errors import InputError
-from rag.ingest import dedupe
-from rag.ingest.chunk import chunk_document
-from rag.ingest.clean import clean_document
-from rag.ingest.load import iter_files, load_file
+from rag.ingestion import dedupe
+from rag.ingestion.chunk import chunk_document
+from rag.ingestion.clean import clean_document
+from rag.ingestion.load import iter_files, load_file
 from rag.lexical import LexicalIndex
 from rag.providers import Embedder
 from rag.sentences import SentenceKey, chunk_sentences, pool
@@ -24,7 +24,7 @@ from rag.settings import Settings
 from rag.store import Store
 from rag.types import Chunk, DocMeta, Document, IngestReport
 
-PIPELINE_VERSION = "1"  # bump when cleaning or chunking changes, so every document is re-processed
+PIPELINE_VERSION = "2"  # bump when cleaning or chunking changes, so every document is re-processed
 _FLUSH_CHUNKS = 512
 Progress = Callable[[int, int, str], None]
 
@@ -202,9 +202,10 @@ def sync_lexical(lexical: LexicalIndex, store: Store, records: dict[str, dict[st
         part = missing[i : i + 500]
         chunks = store.get_chunks(where={"doc_id": {"$in": part}})
         lexical.add(chunks, {d: complete[d] for d in part})
+    moved = lexical.generation != generation
     lexical.generation = generation
     changed = bool(stale or missing)
-    if changed or lexical.path is not None:
+    if changed or moved:
         lexical.save()
     return changed
 
@@ -221,7 +222,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         size = path.stat().st_size
         if size > max_bytes:
             raise InputError(
-                f"{path}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; split the file or raise RAG_MAX_FILE_MB."
+                f"{path}: the file is {size / 1_048_576:.1f} MB ({size:,} bytes), over the {max_bytes / 1_048_576:.2f} MB "
+                f"({max_bytes:,} bytes) limit. Split it into smaller files or raise RAG_MAX_FILE_MB."
             )
         return path.read_bytes()
     except OSError as exc:

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections import deque
 
-from rag.ingest.metadata import extract_meta
+from rag.ingestion.metadata import extract_meta
 from rag.text import normalize_for_match, split_sentences
 from rag.types import Document
 

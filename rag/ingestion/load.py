@@ -10,8 +10,8 @@ import unicodedata
 from pathlib import Path
 
 from rag.errors import InputError
-from rag.ingest.clean import is_boilerplate
-from rag.ingest.metadata import parse_date
+from rag.ingestion.clean import is_boilerplate
+from rag.ingestion.metadata import parse_date
 from rag.types import DocMeta, Document
 
 SUPPORTED = {".txt", ".md", ".html", ".htm", ".pdf"}
