@@ -29,8 +29,6 @@ SEED_000 = ROOT / "seeds" / "000_47bab1ff1479f7a2.txt"
 D000 = SEED_000.stem
 Q_ARTICLE4 = "Which article of the Russia–North Korea agreement commits the two sides to military assistance?"
 N_ARTICLES, CORPUS_SEED = 40, 3
-LEXICAL_SAVE_BUG = ("BUG rag/ingestion/index.py sync_lexical saves the lexical index on every call and "
-                    "rag/lexical.py LexicalIndex.save lets OSError (EPERM/EROFS/ENOSPC) escape as a raw exception")
 
 # `rag ingest DIR` (rag.cli.main), flushing every 16 chunks instead of 512 so a small corpus makes several write
 # batches, and SIGKILLing itself right after the 2nd batch's chunks are written: the 1st batch is complete, the 2nd
