@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         default=2000, description="Questions longer than this are rejected with a message.", ge=10
     )
     abstain_threshold: float = Field(
-        default=0.35,
+        default=0.25,
         description="Minimum evidence score (0-1) of the best sentence; below it the system says the articles don't cover the question.",
     )
     answer_sentences: int = Field(default=3, description="Most sentences in an extractive answer.", ge=1)

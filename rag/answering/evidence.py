@@ -27,6 +27,7 @@ class Sentence:
     dense: float = 0.0
     coverage: float = 0.0
     score: float = 0.0
+    context_score: float = 0.0  # the score with credit from its predecessor (for pronoun-led sentences)
     vector: np.ndarray | None = None
 
     @property
@@ -76,9 +77,11 @@ def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder
 
 def _credit_context(sentences: list[Sentence], scorer: Scorer) -> None:
     """A sentence that continues its predecessor ("the country's arsenal…") inherits part of its relevance."""
+    for sent in sentences:
+        sent.context_score = sent.score
     ordered = sorted(sentences, key=lambda s: s.key)
     for prev, sent in zip(ordered, ordered[1:], strict=False):
         if prev.doc_id != sent.doc_id or sent.key[1] - prev.key[2] > 2:
             continue
         joint = scorer.combine(max(prev.dense, sent.dense), scorer.coverage(prev.text + " " + sent.text))
-        sent.score = max(sent.score, CONTEXT_CREDIT * joint)
+        sent.context_score = max(sent.score, CONTEXT_CREDIT * joint)

@@ -15,7 +15,9 @@ from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
 _MIN_WORDS = 5
-SAME_DOC_SUPPORT = False  # True: supporting sentences only from a lead's article (fewer, surer citations)
+OTHER_DOC_RATIO = 0.95
+SECOND_VIEW_RATIO = 0.7  # for two-sided questions, a second article's best sentence within this ratio is included
+_TWO_SIDED = re.compile(r"\b(or|compare[sd]?|comparison|differ|different|disagree|versus|vs|both|interpret)\b", re.I)  # a supporting sentence from another article must nearly tie with the lead
 LEAD_RATIO = 0.6
 CONFLICT_RATIO = 0.6  # a differing figure from another source is reported if it scores this close to the lead  # a lead offering the expected kind of answer may score this much below the best sentence
 NOT_COVERED = "The indexed articles don't answer this question."
@@ -86,7 +88,8 @@ def extract(
             break
         # Supporting sentences come from a lead's own article (other articles get cited only when they
         # answer a part of the question or give a differing figure), so every citation stays on point.
-        if (s.doc_id in lead_docs or not SAME_DOC_SUPPORT) and s is not conflict and not _redundant(s, chosen):
+        near_tie = s.score >= OTHER_DOC_RATIO * top.score
+        if (s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen):
             chosen.append(s)
     parts_text, citations = [], []
     for s in chosen:
@@ -127,8 +130,8 @@ def _differing_figure(top: Sentence, ranked: Sequence[Sentence]) -> Sentence | N
     if not mine:
         return None
     units = {_unit(f) for f in mine}
-    for s in ranked[1:]:
-        if s.score < CONFLICT_RATIO * top.score:
+    for s in sorted(ranked, key=lambda s: -s.context_score):
+        if s.context_score < CONFLICT_RATIO * top.score:
             return None
         if s.doc_id == top.doc_id:
             continue
