@@ -15,11 +15,9 @@ from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
 _MIN_WORDS = 5
-OTHER_DOC_RATIO = 0.95
-SECOND_VIEW_RATIO = 0.7  # for two-sided questions, a second article's best sentence within this ratio is included
-_TWO_SIDED = re.compile(r"\b(or|compare[sd]?|comparison|differ|different|disagree|versus|vs|both|interpret)\b", re.I)  # a supporting sentence from another article must nearly tie with the lead
-LEAD_RATIO = 0.6
-CONFLICT_RATIO = 0.6  # a differing figure from another source is reported if it scores this close to the lead  # a lead offering the expected kind of answer may score this much below the best sentence
+OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
+LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
+CONFLICT_RATIO = 0.6  # a differing figure from another source is reported if it scores this close to the lead
 NOT_COVERED = "The indexed articles don't answer this question."
 
 
