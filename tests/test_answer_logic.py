@@ -92,3 +92,11 @@ def test_markers_pointing_at_no_source_are_dropped_and_invented_figures_are_flag
 def test_a_model_that_says_the_sources_are_silent_abstains() -> None:
     passages, sents = make_context()
     assert check("The articles don't say.", passages, sents, FakeEmbedder(), 0.5).abstained
+
+
+def test_specific_attribute_questions_name_the_attribute_asked_for() -> None:
+    from rag.answering.expect import attribute
+
+    assert attribute("What is the population of Vietnam?") == "population"
+    assert attribute("What was Russia's inflation rate in 2023?") == "inflation"
+    assert attribute("What was the value of bilateral trade between Russia and Vietnam in 2023?") is None

@@ -42,6 +42,20 @@ _SPLIT = re.compile(r",?\s+and\s+(?=(?:what|which|who|whom|when|where|how|why|in
                     re.I)
 
 
+_ATTRIBUTE = re.compile(r"\bwhat (?:is|was|are|were) (?:the |\w+['’]s )(?:current |exact |total )?([a-z]+)\b", re.I)
+_GENERIC = {"value", "amount", "number", "size", "total", "name", "title", "figure", "sum", "level", "share",
+            "result", "outcome", "purpose", "role", "reason", "goal", "aim", "point", "status", "state", "main",
+            "new", "first", "last", "largest", "biggest", "key", "most"}
+
+
+def attribute(question: str) -> str | None:
+    """The specific property asked for in 'What is the population of X?' ('population'), unless generic."""
+    m = _ATTRIBUTE.search(question)
+    if not m or m.group(1).lower() in _GENERIC:
+        return None
+    return m.group(1).lower()
+
+
 def expected(question: str) -> Expect:
     """The answer type the question's wording asks for (ANY when it does not say)."""
     head = question.strip()

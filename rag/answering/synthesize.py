@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering.evidence import Scorer, Sentence
-from rag.answering.expect import expected, offers
-from rag.lexical import tokenize
+from rag.answering.expect import attribute, expected, offers
+from rag.lexical import stem, tokenize
 from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
@@ -110,6 +110,7 @@ def _rescore(sentences: Sequence[Sentence], scorer: Scorer) -> dict[int, float]:
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float) -> Sentence | None:
     """The best sentence that offers what the question asks for, if any scores high enough."""
     kind = expected(question)
+    asked_for = attribute(question)
     ranked = sorted(sentences, key=lambda s: -scores[id(s)])
     best = scores[id(ranked[0])]
     if best < threshold:
@@ -117,7 +118,7 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if offers(s.text, kind, question):
+        if offers(s.text, kind, question) and (asked_for is None or stem(asked_for) in tokenize(s.text)):
             return s
     return None
 
