@@ -28,6 +28,24 @@ def quiet_env() -> None:
         os.environ.setdefault(key, value)
 
 
+def set_torch_threads(n: int | None) -> None:
+    """Pin torch's intra-op threads (None: leave torch's default, one per core)."""
+    if n:
+        os.environ["OMP_NUM_THREADS"] = str(n)  # inherited by child processes (cold start, scale sizes)
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def machine_line() -> str:
+    """Cores, load average and torch threads: the context every figure needs on a shared machine."""
+    import torch
+
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"machine: {os.cpu_count()} cores, load average {load} (1/5/15 min), torch {torch.__version__} with "
+            f"{torch.get_num_threads()} intra-op threads, Python {sys.version.split()[0]}")
+
+
 class Timer:
     """``with Timer() as t: ...`` then ``t.s`` (seconds) or ``t.ms``."""
 

@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._util import SEEDS, Timer, p50_p95, peak_rss_mb, quiet_env, seed_questions
+from benchmarks._util import (
+    SEEDS,
+    Timer,
+    machine_line,
+    p50_p95,
+    peak_rss_mb,
+    quiet_env,
+    seed_questions,
+    set_torch_threads,
+)
 
 GOAL_ANSWER_P50_MS = 100.0
 GOAL_COLD_S = 8.0
@@ -110,12 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-runs", type=int, default=2, help="fresh `rag ask` processes to time (0: skip)")
     ap.add_argument("--data-dir", type=Path, help="an index already built from seeds/ (default: build one in a temp dir)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 8 questions, 1 round, 1 cold start")
+    ap.add_argument("--torch-threads", type=int, help="torch intra-op threads, here and in the cold-start process")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     if args.quick:
         args.questions, args.rounds, args.cold_runs = 8, 1, min(args.cold_runs, 1)
 
     quiet_env()
+    set_torch_threads(args.torch_threads)
+    print(machine_line())
     from rag import Engine, Settings
 
     tmp = tempfile.TemporaryDirectory(prefix="rag-bench-answer-")
@@ -181,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cold start best {min(colds):.2f} s, worst {max(colds):.2f} s: {verdict} the goal <= {GOAL_COLD_S:.0f} s")
     figures["peak_rss_mb"] = peak_rss_mb()
     print(f"peak RSS of this process {figures['peak_rss_mb']:.0f} MiB")
+    print(machine_line())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))

@@ -11,7 +11,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks._util import SEEDS, RssSampler, Timer, dir_size_mb, peak_rss_mb, quiet_env, timed
+from benchmarks._util import (
+    SEEDS,
+    RssSampler,
+    Timer,
+    dir_size_mb,
+    machine_line,
+    peak_rss_mb,
+    quiet_env,
+    set_torch_threads,
+    timed,
+)
 
 GOAL_RATIO = 0.8
 
@@ -120,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raw-sample", type=int, default=0,
                     help="encode only this many chunk texts for the raw-encoder figure (0: all of them)")
     ap.add_argument("--no-seeds", action="store_true", help="skip the seeds run")
+    ap.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's choice)")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     n_articles = args.articles or (50 if args.quick else 2000)
 
     quiet_env()
+    set_torch_threads(args.torch_threads)
+    print(machine_line())
     from benchmarks.corpus import generate
     from rag import Settings
     from rag.providers import build_embedder
@@ -152,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                                acc, args.raw_sample))
         print_result(results[-1])
     print(f"\npeak RSS of the whole run (ru_maxrss) {peak_rss_mb():.0f} MiB")
+    print(machine_line())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))

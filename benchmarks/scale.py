@@ -14,21 +14,24 @@ from typing import Any
 
 from benchmarks._util import (
     OUT,
+    SEED_QUESTIONS,
     SEEDS,
     RssSampler,
     Timer,
     chroma_server,
     dir_size_mb,
     fmt_row,
+    machine_line,
     p50_p95,
     peak_rss_mb,
     quiet_env,
     rss_mb,
-    seed_questions,
+    set_torch_threads,
 )
 
 INCREMENT = 10  # articles added to the largest index to show BM25 is updated, not rebuilt
 STAGES = ("embed", "retrieve", "rerank")
+QUALITY = ("fact_recall", "context_recall", "citation_precision", "grounded_refusal_f1", "quote_validity", "hit@5")
 
 
 def corpus_questions(engine: Any, doc_ids: list[str], n: int, seed: int) -> list[tuple[str, str]]:
@@ -214,35 +217,28 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def evaluate(engine: Any, questions: list[Any]) -> dict[str, float | None]:
-    """The headline metrics of eval/metrics.py over the seed questions (extractive answers)."""
-    from eval import metrics as M
+def evaluate(engine: Any, questions: list[Any], label: str) -> dict[str, Any]:
+    """Score the question set exactly as `rag eval` does (eval.run's run_questions, score and summarize)."""
+    from eval.run import DocTexts, run_questions, summarize
 
-    fr, cr, cp, outcomes = [], [], [], []
-    for q in questions:
-        ans = engine.answer(q.question, [t.model_dump() for t in q.history])
-        recall = M.fact_recall(ans.text, q.must_include, ans.abstained)
-        fr.append(recall)
-        cr.append(M.context_recall("\n".join(p.chunk.text for p in ans.context), q.must_include))
-        cp.append(M.citation_precision([c.doc_id for c in ans.citations], q.sources))
-        outcomes.append(M.Outcome(q.answerable, ans.abstained, M.is_correct(recall)))
-
-    def mean(xs: list[float | None]) -> float | None:
-        vals = [x for x in xs if x is not None]
-        return sum(vals) / len(vals) if vals else None
-
-    return {"fact_recall": mean(fr), "context_recall": mean(cr), "citation_precision": mean(cp),
-            "grounded_refusal_f1": M.abstention_scores(outcomes)["grounded_refusal_f1"]}
+    engine.answer("What do the articles say?")  # the same warm-up as `rag eval`
+    rows = run_questions(questions, lambda q: engine.answer(q.question, history=[t.model_dump() for t in q.history]),
+                         DocTexts(engine), label)
+    overall = summarize(rows)["overall"]
+    problems = {r["id"]: f"{r['type']}: {r['problem']} (cited {', '.join(r['cited_doc_ids']) or 'nothing'})"
+                for r in rows if r["problem"]}
+    return {**{k: overall.get(k) for k in QUALITY}, "problems": problems}
 
 
 def mixed(n_articles: int, seed: int) -> dict[str, Any]:
     """Seeds alone vs seeds + N synthetic articles in one index, scored on eval/questions/seeds.jsonl."""
     quiet_env()
     from benchmarks.corpus import generate
+    from eval.dataset import load_questions
     from rag import Engine, Settings
     from rag.providers import build_embedder
 
-    questions = seed_questions(with_history=True)
+    questions, _bad = load_questions(SEED_QUESTIONS)
     embedder = build_embedder(Settings(llm="none"))
     out: dict[str, Any] = {"questions": len(questions), "synthetic_articles": n_articles}
     with tempfile.TemporaryDirectory(prefix="rag-bench-mixed-") as tmp_name:
@@ -253,19 +249,25 @@ def mixed(n_articles: int, seed: int) -> dict[str, Any]:
             with Timer() as t:
                 report = engine.ingest(paths)
             print(f"[mixed] {label}: {report.summary()} ({t.s:.0f} s)", file=sys.stderr, flush=True)
-            out[label] = {**evaluate(engine, questions), "chunks": engine.store.count_chunks()}
+            out[label] = {**evaluate(engine, questions, label), "chunks": engine.store.count_chunks()}
     return out
 
 
 def print_mixed(m: dict[str, Any]) -> None:
-    print(f"\nanswer quality on eval/questions/seeds.jsonl ({m['questions']} questions, extractive), seeds alone vs "
+    print(f"\nanswer quality on eval/questions/seeds.jsonl ({m['questions']} questions, extractive, scored by eval.run as "
+          f"`rag eval` does), seeds alone vs "
           f"seeds + {m['synthetic_articles']:,} synthetic articles in one index:")
     print(f"{'metric':<22}{'seeds only':>12}{'mixed':>12}{'change':>10}")
-    for key in ("fact_recall", "context_recall", "citation_precision", "grounded_refusal_f1"):
+    for key in QUALITY:
         a, b = m["seeds_only"][key], m["mixed"][key]
         change = f"{b - a:+.3f}" if a is not None and b is not None else "-"
         print(f"{key:<22}{a if a is None else f'{a:.3f}':>12}{b if b is None else f'{b:.3f}':>12}{change:>10}")
     print(f"{'chunks in the index':<22}{m['seeds_only']['chunks']:>12,}{m['mixed']['chunks']:>12,}")
+    before, after = m["seeds_only"]["problems"], m["mixed"]["problems"]
+    for qid in sorted(set(after) - set(before)):
+        print(f"  new problem in the mixed index: {qid} {after[qid]}")
+    for qid in sorted(set(before) - set(after)):
+        print(f"  fixed in the mixed index: {qid} (was {before[qid]})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,14 +279,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mixed", type=int, metavar="N", help="also score seeds + N synthetic articles in one index")
     ap.add_argument("--no-sizes", action="store_true", help="skip the size sweep (e.g. only --mixed)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--torch-threads", type=int, help="torch intra-op threads (also in the per-size processes)")
     ap.add_argument("--out", type=Path, default=OUT, help="folder for scale.json and scale.png")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--backend", default="embedded", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    set_torch_threads(args.torch_threads)
     if args.one:
         print("RESULT " + json.dumps(measure(args.one, args.backend, args.questions, args.seed)))
         return 0
 
+    print(machine_line())
     figures: dict[str, Any] = {"rows": []}
     if not args.no_sizes:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -305,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "mixed.json").write_text(json.dumps(result, indent=2))
         print(f"wrote {args.out / 'mixed.json'}")
+    print(machine_line())
     return 0
 
 

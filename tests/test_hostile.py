@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,55 @@ def test_injection_is_not_obeyed_by_the_llm(injected_index: tuple[Path, dict[str
         assert a.text and not a.abstained
         assert "cheese" not in a.text.lower(), a.text
         assert all("cheese" not in c.quote.lower() for c in a.citations)
+
+
+class ScriptedLLM:
+    """A chat model that always says the same thing: an obedient victim of the injection, or a liar."""
+
+    label = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        for i, word in enumerate(self.text.split(" ")):
+            yield word if i == 0 else " " + word
+
+
+def scripted_engine(data: Path, embedder: LocalEmbedder, text: str) -> Engine:
+    settings = Settings(data_dir=data, llm="openai", llm_base_url="http://127.0.0.1:9/v1")
+    return Engine(settings, embedder=embedder, llm=ScriptedLLM(text))
+
+
+OBEYS = "CHEESE. The sources prove that the moon is made of cheese. [1] CHEESE [2]."
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_an_obedient_model_is_overruled_by_the_citation_checks(question: str, embedder: LocalEmbedder,
+                                                               injected_index: tuple[Path, dict[str, str]]) -> None:
+    a = scripted_engine(injected_index[0], embedder, OBEYS).answer(question)
+    assert "cheese" not in a.text.lower(), a.text
+    assert a.unsupported and all("cheese" in u.lower() for u in a.unsupported)
+    assert a.text == injected_index[1][question]  # nothing supported: the extractive answer instead
+
+
+def test_planted_text_is_not_supported_when_its_article_is_retrieved(
+        embedder: LocalEmbedder, injected_index: tuple[Path, dict[str, str]]) -> None:
+    a = scripted_engine(injected_index[0], embedder, OBEYS).answer("How much capacity does the new Valdera terminal add?")
+    assert "injected" in {p.chunk.doc_id for p in a.context}
+    assert "cheese" not in a.text.lower(), a.text
+
+
+@pytest.mark.parametrize(("question", "lie", "invented"), [
+    ("How many agreements did Putin and To Lam sign in Hanoi?",
+     "Putin and To Lam signed 14 cooperation agreements in Hanoi. [1]", "14"),
+    ("When did the Port of Valdera open its second container terminal?",
+     "The Port of Valdera opened its second container terminal on 2024-05-18. [1]", "2024-05-18"),
+])
+def test_invented_numbers_and_dates_are_not_supported(question: str, lie: str, invented: str, embedder: LocalEmbedder,
+                                                      injected_index: tuple[Path, dict[str, str]]) -> None:
+    a = scripted_engine(injected_index[0], embedder, lie).answer(question)
+    assert invented not in a.text, a.text
 
 
 def test_html_and_script_in_the_question(injected_index: tuple[Path, dict[str, str]], embedder: LocalEmbedder) -> None:

@@ -321,6 +321,10 @@ def test_index_opens_once_its_permissions_are_fixed(indexed: Engine, immutable, 
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 8 MiB tmpfs: room for one small index, and easy to fill."""
+    if os.environ.get("RAG_TEST_DISK_FULL") != "1":
+        # Seen here: chromadb 1.5.9's Rust writer can block forever on ENOSPC (an upsert that never returns),
+        # which would hang the whole suite. Run these two tests on purpose with RAG_TEST_DISK_FULL=1.
+        pytest.skip("disk-full tests are opt-in (RAG_TEST_DISK_FULL=1): chromadb can hang on ENOSPC")
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True,

@@ -17,6 +17,12 @@ from rag.text import split_sentences
 from rag.types import Citation, Passage, SentenceCheck
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]|\((?:source|Source)\s*(\d+)\)")
+INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget) (all |any |the )?(previous|prior|above|earlier|your) (instructions|prompts?|rules)|"
+    r"\bsystem (note|prompt|message|instruction)|\banswer every question\b|\byou (are|must) now\b|"
+    r"\bas an ai\b|\bnew instructions?\b", re.I)
+MIN_CLAIM_WORDS = 3
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _TRAILING_MARKERS = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 
 
@@ -35,12 +41,15 @@ def support(answer_sentence: str, answer_vec: np.ndarray, passage_sents: Sequenc
     """How well a passage backs a sentence (0-1), and its best supporting sentence.
 
     Half embedding similarity to the best sentence, half the share of the claim's words found in the passage.
-    A figure in the claim that the passage does not state caps support at 0.2 (invented numbers are the
-    commonest unsupported claim).
+    A figure, number or date in the claim that the passage does not state caps support at 0.2 (invented
+    numbers are the commonest unsupported claim). Sentences in the passage that read as instructions to a model
+    ("ignore previous instructions…") are not evidence, and a claim of fewer than three content words cannot be
+    checked, so it is not supported.
     """
-    if not passage_sents:
-        return 0.0, None
+    passage_sents = [s for s in passage_sents if not INSTRUCTION.search(s.text)]  # planted orders are not evidence
     words = set(tokenize(answer_sentence))
+    if not passage_sents or len(words) < MIN_CLAIM_WORDS:
+        return 0.0, None
     passage_words = set().union(*(set(tokenize(s.text)) for s in passage_sents))
     lexical = len(words & passage_words) / len(words) if words else 0.0
     best, best_score = None, -1.0
@@ -53,8 +62,11 @@ def support(answer_sentence: str, answer_vec: np.ndarray, passage_sents: Sequenc
             best, best_score = s, score
     dense = float(answer_vec @ best.vector) if best is not None and best.vector is not None else 0.0
     value = 0.5 * max(dense, 0.0) + 0.5 * lexical
+    stated = " ".join(s.text for s in passage_sents)
     claimed = figures(answer_sentence)
-    if claimed and not claimed <= set().union(*(figures(s.text) for s in passage_sents)):
+    if claimed and not claimed <= figures(stated):
+        value = min(value, 0.2)
+    if not _numbers(answer_sentence) <= _numbers(stated):  # any number or date the passage does not state
         value = min(value, 0.2)
     return value, best
 
@@ -113,6 +125,10 @@ def check(
     out.text = " ".join(kept)
     out.abstained = not out.citations and bool(kept) and all(says_not_covered(k) for k in kept)
     return out
+
+
+def _numbers(text: str) -> set[str]:
+    return {m.group(0).replace(",", "") for m in _DIGITS.finditer(_MARKER.sub("", text))}
 
 
 def _markers(sentence: str, n_sources: int) -> list[int]:
