@@ -198,6 +198,8 @@ class Engine:
                 for delta in generate(llm, standalone, passages, self.settings.llm_max_tokens):
                     streamed.append(delta)
                     yield delta
+                if not "".join(streamed).strip():
+                    raise LLMError("The LLM endpoint returned no usable text. Showing the extractive answer instead.")
                 timings["synthesize"] = _ms(tick)
                 tick = time.perf_counter()
                 checked = check("".join(streamed), passages, context_sents, self.embedder,
@@ -208,6 +210,8 @@ class Engine:
                                      "extractive answer instead." if not checked.abstained else "")
                     _fill(answer, draft if not checked.abstained else Draft(checked.text, [], True))
                     answer.unsupported = checked.unsupported
+                    if not checked.abstained:
+                        answer.mode = "extractive"
                 else:
                     answer.text, answer.citations = checked.text, checked.citations
                     answer.sentences, answer.unsupported = checked.sentences, checked.unsupported
