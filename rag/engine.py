@@ -198,11 +198,12 @@ class Engine:
                 for delta in generate(llm, standalone, passages, self.settings.llm_max_tokens):
                     streamed.append(delta)
                     yield delta
-                if not "".join(streamed).strip():
+                raw = "".join(streamed)
+                if not raw.strip():
                     raise LLMError("The LLM endpoint returned no usable text. Showing the extractive answer instead.")
                 timings["synthesize"] = _ms(tick)
                 tick = time.perf_counter()
-                checked = check("".join(streamed), passages, context_sents, self.embedder,
+                checked = check(raw, passages, context_sents, self.embedder,
                                 self.settings.support_threshold)
                 timings["cite"] = _ms(tick)
                 if checked.abstained or not checked.citations:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from rag.errors import IndexUnavailable
 from rag.types import Chunk
 
 K1, B = 1.2, 0.75
@@ -189,8 +190,6 @@ class LexicalIndex:
         except OSError as exc:
             for tmp in self.path.glob("*.tmp*"):
                 tmp.unlink(missing_ok=True)
-            from rag.errors import IndexUnavailable
-
             hint = ("The disk is full: free some space and run the command again." if exc.errno == 28 else
                     "The directory is not writable: fix its permissions or point RAG_DATA_DIR elsewhere.")
             raise IndexUnavailable(f"Could not write the keyword index at {self.path} ({exc.strerror}). {hint}") from None

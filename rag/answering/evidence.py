@@ -52,6 +52,14 @@ class Scorer:
     def combine(self, dense: float, coverage: float) -> float:
         return DENSE_WEIGHT * max(dense, 0.0) + (1 - DENSE_WEIGHT) * coverage
 
+    def similarity(self, vector: np.ndarray | None) -> float:
+        """Cosine of a stored sentence vector with the question (0 when the vector is missing)."""
+        return float(vector @ self.query_vec) if vector is not None else 0.0
+
+    def score(self, sentence: Sentence) -> float:
+        """The sentence's evidence score for this scorer's question."""
+        return self.combine(self.similarity(sentence.vector), self.coverage(sentence.text))
+
 
 def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder: Embedder) -> list[Sentence]:
     """Every distinct sentence of the chunks, scored. Vectors come from the store (computed at ingest);
@@ -68,7 +76,7 @@ def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder
     for key, sent in seen.items():
         vec = vectors.get(key)
         sent.vector = vec
-        sent.dense = float(vec @ scorer.query_vec) if vec is not None else 0.0
+        sent.dense = scorer.similarity(vec)
         sent.coverage = scorer.coverage(sent.text)
         sent.score = scorer.combine(sent.dense, sent.coverage)
     _credit_context(list(seen.values()), scorer)

@@ -6,8 +6,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from rag.answering.evidence import Scorer, Sentence
 from rag.answering.expect import attribute, expected, offers
 from rag.lexical import stem, tokenize
@@ -70,7 +68,7 @@ def extract(
     if len(parts) <= 1:
         leads = [_lead(usable, question, {id(s): s.score for s in usable}, threshold)]
     else:
-        leads = [_lead(usable, text, _rescore(usable, scorer), threshold) for text, scorer in parts]
+        leads = [_lead(usable, text, {id(s): scorer.score(s) for s in usable}, threshold) for text, scorer in parts]
     chosen: list[Sentence] = []
     for lead in leads:
         if lead is not None and not _redundant(lead, chosen):
@@ -84,8 +82,8 @@ def extract(
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
             break
-        # Supporting sentences come from a lead's own article (other articles get cited only when they
-        # answer a part of the question or give a differing figure), so every citation stays on point.
+        # Supporting sentences come from a lead's own article; another article is cited only when it answers a
+        # part of the question, gives a differing figure, or nearly ties with the lead.
         near_tie = s.score >= OTHER_DOC_RATIO * top.score
         if (s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen):
             chosen.append(s)
@@ -97,14 +95,6 @@ def extract(
         citations.append(cite(len(citations) + 1, conflict, passages))
         parts_text.append(f"Another source gives a different figure: {conflict.text} [{len(citations)}]")
     return Draft(text=" ".join(parts_text), citations=citations, abstained=False)
-
-
-def _rescore(sentences: Sequence[Sentence], scorer: Scorer) -> dict[int, float]:
-    out = {}
-    for s in sentences:
-        dense = float(s.vector @ scorer.query_vec) if s.vector is not None else 0.0
-        out[id(s)] = scorer.combine(dense, scorer.coverage(s.text))
-    return out
 
 
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float) -> Sentence | None:
@@ -142,12 +132,6 @@ def _differing_figure(top: Sentence, ranked: Sequence[Sentence]) -> Sentence | N
 
 def _unit(figure: str) -> str:
     return "%" if figure.endswith(("%", "percent")) else re.sub(r"[\d.]", "", figure)
-
-
-def _similar(a: Sentence, b: Sentence) -> float:
-    if a.vector is None or b.vector is None:
-        return 0.0
-    return float(np.dot(a.vector, b.vector))
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
