@@ -58,10 +58,67 @@ def corpus_questions(engine: Any, doc_ids: list[str], n: int, seed: int) -> list
     return out
 
 
+def time_answers(engine: Any, questions: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], float]:
+    """Answer each (query, source doc id) after two warm-ups: per-query stage timings and whether the source was
+    retrieved/cited; plus the texts encoded per answer (1.0 means only the question: no document re-embedding)."""
+    for q, _ in questions[:2]:
+        engine.answer(q + " (warm-up)")
+    encoded = {"texts": 0}
+    raw_encode = engine.embedder.encode
+
+    def counting_encode(texts: Any) -> Any:
+        encoded["texts"] += len(texts)
+        return raw_encode(texts)
+
+    engine.embedder.encode = counting_encode
+    rows = []
+    try:
+        for q, src in questions:
+            with Timer() as wall:
+                ans = engine.answer(q)
+            tm = ans.timings
+            rows.append({"retrieval": sum(tm.get(k, 0.0) for k in STAGES), **{k: tm.get(k, 0.0) for k in STAGES},
+                         "answer": tm["total"], "wall": wall.ms,
+                         "hit": src in {p.chunk.doc_id for p in ans.context},
+                         "cited": src in {c.doc_id for c in ans.citations}})
+    finally:
+        engine.embedder.encode = raw_encode
+    return rows, encoded["texts"] / max(len(rows), 1)
+
+
+def latency_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50/p95 of retrieval and answer, p50 of each stage, and the source hit/cite rates of ``time_answers`` rows."""
+    r_p50, r_p95 = p50_p95(r["retrieval"] for r in rows)
+    a_p50, a_p95 = p50_p95(r["answer"] for r in rows)
+    n = max(len(rows), 1)
+    return {"questions": len(rows), "retrieval_p50_ms": r_p50, "retrieval_p95_ms": r_p95, "answer_p50_ms": a_p50,
+            "answer_p95_ms": a_p95, "answer_wall_p50_ms": p50_p95(r["wall"] for r in rows)[0],
+            **{f"{k}_p50_ms": p50_p95(r[k] for r in rows)[0] for k in STAGES},
+            "source_in_context": sum(r["hit"] for r in rows) / n, "source_cited": sum(r["cited"] for r in rows) / n}
+
+
+def small_ingest(engine: Any, folder: Path, seed: int) -> dict[str, Any]:
+    """Ingest INCREMENT new articles into the index: seconds, chunks, and how many BM25 block files were rewritten."""
+    from benchmarks.corpus import article_text, doc_id
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(INCREMENT):
+        (folder / f"inc_{doc_id(1000 + i)}.txt").write_text(article_text(seed + 1, 1000 + i), encoding="utf-8")
+    lex_dir = engine.lexical.path
+    before = {p.name: p.stat().st_mtime_ns for p in lex_dir.glob("block_*")} if lex_dir else {}
+    with Timer() as t:
+        report = engine.ingest([folder])
+    after = {p.name: p.stat().st_mtime_ns for p in lex_dir.glob("block_*")} if lex_dir else {}
+    return {"small_ingest_s": t.s, "small_ingest_chunks": report.chunks_written,
+            "small_ingest_doc_ids": report.added + report.updated,
+            "small_ingest_bm25_blocks_rewritten": sum(1 for k, v in after.items() if before.get(k) != v),
+            "bm25_blocks": len(after)}
+
+
 def measure(size: int, backend: str, n_questions: int, seed: int) -> dict[str, Any]:
     """One corpus size on one backend, in this (fresh) process."""
     quiet_env()
-    from benchmarks.corpus import article_text, articles_for_chunks, doc_id, generate
+    from benchmarks.corpus import articles_for_chunks, generate
     from rag import Engine, Settings
     from rag.lexical import LexicalIndex
 
@@ -85,39 +142,9 @@ def measure(size: int, backend: str, n_questions: int, seed: int) -> dict[str, A
         print(f"[{backend} {size}] {report.summary()}", file=sys.stderr, flush=True)
 
         questions = corpus_questions(engine, sorted(report.added), n_questions, seed)
-        for q, _ in questions[:2]:
-            engine.answer(q + " (warm-up)")
-        encoded = {"texts": 0}
-        raw_encode = engine.embedder.encode
-
-        def counting_encode(texts: Any) -> Any:
-            encoded["texts"] += len(texts)
-            return raw_encode(texts)
-
-        engine.embedder.encode = counting_encode  # type: ignore[method-assign]
-        rows = []
         with RssSampler() as qmem:
-            for q, src in questions:
-                with Timer() as wall:
-                    ans = engine.answer(q)
-                tm = ans.timings
-                rows.append({"retrieval": sum(tm.get(k, 0.0) for k in STAGES), **{k: tm.get(k, 0.0) for k in STAGES},
-                             "answer": tm["total"], "wall": wall.ms,
-                             "hit": src in {p.chunk.doc_id for p in ans.context},
-                             "cited": src in {c.doc_id for c in ans.citations}})
-
-        engine.embedder.encode = raw_encode  # type: ignore[method-assign]
-        # A small ingest into this index, and what a from-scratch BM25 build of the whole index would cost.
-        inc = tmp / "increment"
-        inc.mkdir()
-        for i in range(INCREMENT):
-            (inc / f"inc_{doc_id(1000 + i)}.txt").write_text(article_text(seed + 1, 1000 + i), encoding="utf-8")
-        lex_dir = engine.lexical.path
-        before = {p.name: p.stat().st_mtime_ns for p in lex_dir.glob("block_*")} if lex_dir else {}
-        with Timer() as small:
-            small_report = engine.ingest([inc])
-        after = {p.name: p.stat().st_mtime_ns for p in lex_dir.glob("block_*")} if lex_dir else {}
-        rewritten = sum(1 for k, v in after.items() if before.get(k) != v)
+            rows, per_answer = time_answers(engine, questions)
+        small = small_ingest(engine, tmp / "increment", seed)
         with Timer() as records_t:
             engine.store.doc_records()
         with Timer() as read_all:
@@ -126,23 +153,16 @@ def measure(size: int, backend: str, n_questions: int, seed: int) -> dict[str, A
             LexicalIndex(None).add(all_chunks, {})
         del all_chunks
 
-        r_p50, r_p95 = p50_p95(r["retrieval"] for r in rows)
-        a_p50, a_p95 = p50_p95(r["answer"] for r in rows)
-        w_p50, _ = p50_p95(r["wall"] for r in rows)
+        small.pop("small_ingest_doc_ids")
         return {
             "backend": backend, "target_chunks": size, "articles": n_articles, "documents": len(report.added),
             "chunks": chunks, "ingest_s": ingest.s, "chunks_per_s": report.chunks_written / ingest.s,
-            "docs_per_s": len(report.added) / ingest.s, "questions": len(rows),
-            "retrieval_p50_ms": r_p50, "retrieval_p95_ms": r_p95, "answer_p50_ms": a_p50, "answer_p95_ms": a_p95,
-            "answer_wall_p50_ms": w_p50, **{f"{k}_p50_ms": p50_p95(r[k] for r in rows)[0] for k in STAGES},
-            "texts_encoded_per_answer": encoded["texts"] / max(len(rows), 1), "source_in_context": sum(r["hit"] for r in rows) / max(len(rows), 1),
-            "source_cited": sum(r["cited"] for r in rows) / max(len(rows), 1),
+            "docs_per_s": len(report.added) / ingest.s, **latency_figures(rows), "texts_encoded_per_answer": per_answer,
             "rss_base_mb": base_rss, "rss_after_ingest_mb": rss_after_ingest, "peak_rss_mb": peak_rss_mb(),
             "peak_rss_ingest_mb": mem.peak_self, "peak_rss_answer_mb": qmem.peak_self,
             "server_peak_rss_mb": max(mem.peak_children, qmem.peak_children) if backend == "server" else None,
             "index_mb": sum(dir_size_mb(d) for d in index_dirs), "lexical_mb": dir_size_mb(tmp / "data" / "lexical"),
-            "small_ingest_s": small.s, "small_ingest_chunks": small_report.chunks_written,
-            "small_ingest_bm25_blocks_rewritten": rewritten, "bm25_blocks": len(after),
+            **small,
             "doc_records_s": records_t.s, "read_all_chunks_s": read_all.s, "bm25_full_build_s": rebuild.s,
         }
 
