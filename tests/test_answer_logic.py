@@ -94,9 +94,38 @@ def test_a_model_that_says_the_sources_are_silent_abstains() -> None:
     assert check("The articles don't say.", passages, sents, FakeEmbedder(), 0.5).abstained
 
 
-def test_specific_attribute_questions_name_the_attribute_asked_for() -> None:
-    from rag.answering.expect import attribute
+def test_a_question_focus_names_the_noun_and_the_names_an_answer_must_be_about() -> None:
+    from rag.answering.expect import Focus, focus
 
-    assert attribute("What is the population of Vietnam?") == "population"
-    assert attribute("What was Russia's inflation rate in 2023?") == "inflation"
-    assert attribute("What was the value of bilateral trade between Russia and Vietnam in 2023?") is None
+    assert focus("What is the population of Vietnam?") == Focus(("population",), ("Vietnam",))
+    assert focus("What was Russia's inflation rate in 2023?") == Focus(("inflation",), ("Russia",))
+    assert focus("What was the value of bilateral trade between Russia and Vietnam in 2023?") == Focus((), ())
+    assert focus("How many North Korean troops have been deployed?") == Focus(("troops",), ("North", "Korean"))
+    assert focus("how many documents or agreements were signed?") == Focus(("documents", "agreements"), ())
+    assert focus("Who is the current Secretary-General of the United Nations?") == Focus((), ("United", "Nations"))
+    assert focus("Why did Putin go?") == Focus((), ())
+
+
+def test_the_focus_noun_must_be_a_common_word_and_the_names_present_in_any_form() -> None:
+    from rag.answering.expect import names_in, uses_noun
+
+    assert not uses_noun("Sarah Pritchard serves as chief economist at Solelum Capital.", ("capital",))
+    assert uses_noun("Canberra is the capital of Australia.", ("capital",))
+    assert uses_noun("The GDP of the G7 was $45 trillion.", ("GDP",))
+    assert not uses_noun("The gdp figure", ("GDP",))
+    assert uses_noun("He signed 11 documents.", ("documents", "agreements"))
+    assert names_in("Pyongyang has sent troops to the Ukrainian front, North Korea confirmed", ("North", "Korean"))
+    assert not names_in("12 troops were involved", ("North", "Korean"))
+    assert not names_in("Austria", ("Australia",))
+    assert not names_in("they told us", ("US",))
+
+
+def test_a_distractor_that_shares_a_word_does_not_answer_a_focused_question() -> None:
+    """'What is the capital of Australia?' over a sentence naming 'Solelum Capital' in an article about Australia."""
+    from rag.answering.expect import focus, names_in, uses_noun
+
+    about = focus("What is the capital of Australia?")
+    distractor = "Sarah Pritchard, 42, serves as chief economist at Solelum Capital."
+    assert not uses_noun(distractor, about.nouns)
+    answer = "Canberra, the capital, hosts parliament."
+    assert uses_noun(answer, about.nouns) and names_in("Australia's political system\n" + answer, about.names)

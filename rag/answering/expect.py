@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import NamedTuple
+
+from rag.lexical import stem
 
 
 class Expect(StrEnum):
@@ -48,14 +52,6 @@ _GENERIC = {"value", "amount", "number", "size", "total", "name", "title", "figu
             "new", "first", "last", "largest", "biggest", "key", "most"}
 
 
-def attribute(question: str) -> str | None:
-    """The specific property asked for in 'What is the population of X?' ('population'), unless generic."""
-    m = _ATTRIBUTE.search(question)
-    if not m or m.group(1).lower() in _GENERIC:
-        return None
-    return m.group(1).lower()
-
-
 def expected(question: str) -> Expect:
     """The answer type the question's wording asks for (ANY when it does not say)."""
     head = question.strip()
@@ -92,3 +88,77 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
     if kind is Expect.PERSON:  # a person is named by at least two capitalised words
         names = [n for n in names if len(n) >= 2]
     return any(all(w.lower() not in asked for w in n) for n in names)
+
+
+_COUNTED = re.compile(r"\bhow many ((?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?= (?:or|and|do|does|did|have|has|had|are|is|were|was|"
+                      r"will|would|can|could|in|on|at|of|for|from|to|by|with|that|which|who)\b|[ ,?]*$|,| \w+ed\b)",
+                      re.I)
+_OWNER = re.compile(r"^\s*(?:the\s+)?((?:[A-Z][\w’'.-]*\s*)+)")
+_POSSESSOR = re.compile(r"\b([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)['’]s\s+$")
+
+
+class Focus(NamedTuple):
+    """What the answer must be about: a noun it must use and names its sentence (or context) must mention."""
+
+    nouns: tuple[str, ...]  # alternatives ('documents or agreements'); empty: no noun required
+    names: tuple[str, ...]
+
+
+def focus(question: str) -> Focus:
+    """'How many North Korean troops…' -> troops + (North, Korean); 'What is the capital of Australia?' ->
+    capital + (Australia,); "Russia's inflation rate" -> inflation + (Russia,); 'Who leads the United Nations'
+    style titles -> ('United', 'Nations'). Empty when the question has no such focus."""
+    m = _COUNTED.search(question)
+    if m:
+        words = m.group(1).split()
+        alt = re.match(r" or ([\w’'-]+)", question[m.end(1):])
+        return Focus((words[-1],) + ((alt.group(1),) if alt else ()), tuple(w for w in words[:-1] if w[:1].isupper()))
+    m = _ATTRIBUTE.search(question)  # 'What is the population of…': the specific property asked for
+    if m and m.group(1).lower() not in _GENERIC:
+        before, after = question[: m.start(1)], question[m.end(1):]
+        owner = _POSSESSOR.search(before)
+        of = re.match(r"(?:\s+\w+)?\s+of\s+(.*)", after)
+        names = owner.group(1).split() if owner else []
+        if of:
+            o = _OWNER.match(of.group(1))
+            names += o.group(1).split() if o else []
+        return Focus((m.group(1),), tuple(names))
+    m = re.search(r"\b(?i:who (?:is|was) (?:the )?(?:current |new |former )?[\w -]+? of (?:the )?)((?:[A-Z][\w’'.-]*\s*)+)",
+                  question)
+    if m:
+        return Focus((), tuple(w for w in re.split(r"[\s-]+", m.group(1)) if w))
+    return Focus((), ())
+
+
+def names_in(text: str, names: Sequence[str]) -> bool:
+    """Whether every name occurs in the text, acronyms exactly, other words with their derived forms
+    ('Korea' ~ 'Korean', 'Ukraine' ~ 'Ukrainian', 'Russia' ~ 'Russian')."""
+    words = {w.strip(".’'") for w in re.findall(r"[\w’'.]+", text)}
+    lowered = {w.lower() for w in words}
+    for name in names:
+        name = re.sub(r"['’]s$", "", name).strip(".’'")
+        if name.isupper() or name.isdigit():
+            if name not in words:
+                return False
+        elif name.lower() not in lowered and not any(_related(name.lower(), w) for w in lowered):
+            return False
+    return True
+
+
+def uses_noun(sentence: str, nouns: Sequence[str]) -> bool:
+    """Whether the sentence uses one of the nouns as a common word, not only inside a name ('Solelum Capital');
+    an acronym ('GDP') must appear as written. No nouns: True."""
+    if not nouns:
+        return True
+    words = re.findall(r"\b\w[\w-]*", sentence)
+    common = {stem(w) for w in words if w[:1].islower()}
+    return any(n in words if n.isupper() else stem(n.lower()) in common for n in nouns)
+
+
+def _related(a: str, b: str) -> bool:
+    """Two words that share all but at most one letter of the shorter one as a prefix (at least four letters)."""
+    shorter = min(len(a), len(b))
+    if shorter < 4:
+        return False
+    common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), shorter)
+    return common >= max(4, shorter - 1)

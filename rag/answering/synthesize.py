@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answering.evidence import Scorer, Sentence
-from rag.answering.expect import attribute, expected, offers
-from rag.lexical import stem, tokenize
+from rag.answering.expect import expected, focus, names_in, offers, uses_noun
+from rag.lexical import tokenize
 from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
@@ -65,10 +65,12 @@ def extract(
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
+    windows = _windows(sentences, passages)
     if len(parts) <= 1:
-        leads = [_lead(usable, question, {id(s): s.score for s in usable}, threshold)]
+        leads = [_lead(usable, question, {id(s): s.score for s in usable}, threshold, windows)]
     else:
-        leads = [_lead(usable, text, {id(s): scorer.score(s) for s in usable}, threshold) for text, scorer in parts]
+        leads = [_lead(usable, text, {id(s): scorer.score(s) for s in usable}, threshold, windows)
+                 for text, scorer in parts]
     chosen: list[Sentence] = []
     for lead in leads:
         if lead is not None and not _redundant(lead, chosen):
@@ -97,10 +99,24 @@ def extract(
     return Draft(text=" ".join(parts_text), citations=citations, abstained=False)
 
 
-def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float) -> Sentence | None:
-    """The best sentence that offers what the question asks for, if any scores high enough."""
+def _windows(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> dict[int, str]:
+    """Each sentence with what a reader sees around it: its article's title and the sentence before it."""
+    out: dict[int, str] = {}
+    prev: Sentence | None = None
+    for s in sorted(sentences, key=lambda s: s.key):
+        before = prev.text if prev is not None and prev.doc_id == s.doc_id and s.key[1] - prev.key[2] <= 2 else ""
+        out[id(s)] = f"{passages[s.chunk_id].meta.title}\n{before}\n{s.text}"
+        prev = s
+    return out
+
+
+def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
+          windows: dict[int, str]) -> Sentence | None:
+    """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
+
+    'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
     kind = expected(question)
-    asked_for = attribute(question)
+    about = focus(question)
     ranked = sorted(sentences, key=lambda s: -scores[id(s)])
     best = scores[id(ranked[0])]
     if best < threshold:
@@ -108,7 +124,7 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if offers(s.text, kind, question) and (asked_for is None or stem(asked_for) in tokenize(s.text)):
+        if offers(s.text, kind, question) and uses_noun(s.text, about.nouns) and names_in(windows[id(s)], about.names):
             return s
     return None
 
