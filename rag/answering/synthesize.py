@@ -15,7 +15,7 @@ _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|milli
 _MIN_WORDS = 5
 OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
-CONFLICT_RATIO = 0.6  # a differing figure from another source is reported if it scores this close to the lead
+CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 NOT_COVERED = "The indexed articles don't answer this question."
 
 
