@@ -17,6 +17,7 @@ from benchmarks._util import (
     SEEDS,
     RssSampler,
     Timer,
+    chroma_server,
     dir_size_mb,
     machine_line,
     quiet_env,
@@ -72,6 +73,27 @@ def build(work: Path, n_articles: int, seed: int) -> dict[str, Any]:
             "duplicates": len(report.duplicates), "skipped": len(report.skipped)}
 
 
+def served(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
+    """The same archive behind a real `chroma run` over its Chroma folder: latency and client/server RSS."""
+    from rag import Engine, Settings
+
+    settings = Settings(data_dir=work / "data", llm="none")
+    with chroma_server(settings.chroma_path) as server:
+        engine = Engine(Settings(data_dir=work / "data", llm="none", chroma_host=server.host, chroma_port=server.port))
+        engine.refresh(force=True)
+        rss_open = rss_mb()
+        docs = [s.doc_id for s in engine.sources()]
+        fragments = corpus_questions(engine, sorted(d for d in docs if d.startswith("syn_")), n_fragments, seed)
+        seeds = [(q.question, q.sources[0] if q.sources else "") for q in seed_questions() if q.answerable]
+        with RssSampler() as qmem:
+            frag_rows, _ = time_answers(engine, fragments)
+            seed_rows, _ = time_answers(engine, seeds)
+    return {"rss_open_mb": rss_open,
+            "peak_rss_answering_mb": qmem.peak_self, "server_peak_rss_mb": qmem.peak_children,
+            "fragments": latency_figures(frag_rows), "seed_questions": latency_figures(seed_rows),
+            "load_during_queries": _load()}
+
+
 def query(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
     """A fresh process opens the archive: RSS, fragment-query and seed-question latency, quality, a small ingest."""
     from eval.dataset import load_questions
@@ -109,7 +131,7 @@ def query(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
     return out
 
 
-def report(b: dict[str, Any] | None, q: dict[str, Any]) -> None:
+def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | None) -> None:
     print(f"\narchive: {q['documents']:,} documents, {q['chunks']:,} chunks; index {q['index_mb']:,.0f} MiB on disk "
           f"(Chroma {q['chroma_mb']:,.0f}, BM25 {q['lexical_mb']:,.0f})")
     if b:
@@ -123,6 +145,13 @@ def report(b: dict[str, Any] | None, q: dict[str, Any]) -> None:
         f = q[key]
         print(f"{label:<34}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
               f"{f['answer_p50_ms']:>10.1f}{f['answer_p95_ms']:>10.1f}{f['source_in_context']:>9.0%}")
+    if srv:
+        for label, key in (("same, through `chroma run`", "fragments"), ("same, through `chroma run`", "seed_questions")):
+            f = srv[key]
+            print(f"{label:<34}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
+                  f"{f['answer_p50_ms']:>10.1f}{f['answer_p95_ms']:>10.1f}{f['source_in_context']:>9.0%}")
+        print(f"through the server: client RSS {srv['rss_open_mb']:,.0f} MiB open, peak {srv['peak_rss_answering_mb']:,.0f}; "
+              f"chroma server peak {srv['server_peak_rss_mb']:,.0f} MiB; load {srv['load_during_queries']}")
     f = q["fragments"]
     print(f"stage p50 ms (fragments): embed {f['embed_p50_ms']:.1f}, retrieve {f['retrieve_p50_ms']:.1f}, rerank "
           f"{f['rerank_p50_ms']:.1f}; texts encoded per answer {q['texts_encoded_per_answer']:.1f}; load {q['load_during_queries']}")
@@ -148,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fragments", type=int, default=60, help="distinct fragment queries")
     ap.add_argument("--ingest-only", action="store_true", help="build (or resume building) the index, then stop")
     ap.add_argument("--query-only", action="store_true", help="skip the ingest step (the index must exist)")
+    ap.add_argument("--server", action="store_true", help="also query the archive through a real `chroma run`")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--torch-threads", type=int, help="torch intra-op threads")
     ap.add_argument("--out", type=Path, default=OUT, help="folder for archive.json")
@@ -161,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(built["runs"][-1], indent=2) if built else "")
         return 0
     queried = query(args.dir, args.fragments, args.seed)
-    report(built, queried)
+    server = served(args.dir, args.fragments, args.seed) if args.server else None
+    report(built, queried, server)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "archive.json").write_text(json.dumps({"build": built, "query": queried}, indent=2))
+    (args.out / "archive.json").write_text(json.dumps({"build": built, "query": queried, "server": server}, indent=2))
     print(f"wrote {args.out / 'archive.json'}")
     print(machine_line())
     return 0

