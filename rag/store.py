@@ -202,12 +202,9 @@ class Store:
         """Top-k chunks by cosine similarity, through llama-index's ChromaVectorStore."""
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
-        with self.guard("query"):
-            count = self._chunks.count()
-            if count == 0:
-                return []
+        with self.guard("query"):  # Chroma 1.x returns fewer than k (or none) by itself: no count() round trip
             result = self._vector_store.query(
-                VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=min(k, count)), where=where or None
+                VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k), where=where or None
             )
         out = []
         for node, sim in zip(result.nodes, result.similarities or [], strict=False):
