@@ -174,7 +174,9 @@ def split_sentences(text: str) -> list[str]:
         for piece in (p.strip() for p in line.split("\n")):
             if not piece:
                 continue
-            if parts and (_ABBREV.search(parts[-1]) or not _MARKER.sub("", piece).strip(" .,;")):
+            bare = _MARKER.sub("", piece).strip(" .,;")
+            # A lone parenthetical such as a photo credit "(EPA/Yonhap)" belongs to the sentence before it.
+            if parts and (_ABBREV.search(parts[-1]) or not bare or re.fullmatch(r"\([^()]{1,60}\)", bare)):
                 parts[-1] = f"{parts[-1]} {piece}"
             else:
                 parts.append(piece)

@@ -185,7 +185,8 @@ class Engine:
         answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
                         context_tokens=sum(_tokens(p) for p in passages))
         tick = time.perf_counter()
-        draft = extract(context_sents, by_chunk, question=standalone, parts=self._parts(standalone),
+        draft = extract(context_sents, by_chunk, question=standalone,
+                        parts=self._parts(standalone, [p.chunk.text for p in passages]),
                         max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         if llm is None or draft.abstained:
             # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
@@ -240,6 +241,7 @@ class Engine:
         tick = time.perf_counter()
         scorer = Scorer(query, qvec, self.lexical)
         pool = cands[: 3 * self.settings.context_tokens // self.settings.chunk_size]
+        scorer.localize([c.chunk.text for c in pool])
         sentences = sentences_of([c.chunk for c in pool], self.store, scorer, self.embedder)
         ordered = rerank(pool, sentences)
         chosen, _ = select_context(ordered, self.settings.context_tokens)
@@ -247,22 +249,27 @@ class Engine:
         passages = [self._passage(c.chunk, c.fused, c.dense_rank, c.lexical_rank) for c in chosen]
         return passages, sentences, scorer
 
-    def _parts(self, question: str) -> list[tuple[str, Scorer]]:
+    def _parts(self, question: str, texts: Sequence[str]) -> list[tuple[str, Scorer]]:
         """Sub-questions of a multi-part question, each with its own scorer (empty for one part)."""
         parts = split_parts(question)
         if len(parts) <= 1:
             return []
         vecs = self.embedder.embed(parts)
-        return [(p, Scorer(p, v, self.lexical)) for p, v in zip(parts, vecs, strict=True)]
+        scorers = [(p, Scorer(p, v, self.lexical)) for p, v in zip(parts, vecs, strict=True)]
+        for _, scorer in scorers:
+            scorer.localize(texts)
+        return scorers
 
     def answer_from_passages(self, question: str, passages: Sequence[Passage]) -> Answer:
         """Run only the extractive synthesizer on given passages (lets a baseline share our synthesizer)."""
         self.refresh()
         qvec = self.embedder.embed([question])[0]
         scorer = Scorer(question, qvec, self.lexical)
+        texts = [p.chunk.text for p in passages]
+        scorer.localize(texts)
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
-        draft = extract(sentences, by_chunk, question=question, parts=self._parts(question),
+        draft = extract(sentences, by_chunk, question=question, parts=self._parts(question, texts),
                         max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
                         context=list(passages), context_tokens=sum(_tokens(p) for p in passages))

@@ -30,6 +30,7 @@ def test_expected_answer_kinds() -> None:
     assert expected("On what exact date was it signed?") is Expect.DAY
     assert expected("Who did Putin meet?") is Expect.PERSON
     assert expected("How old is he?") is Expect.AGE
+    assert expected("How much was Iran paid?") is Expect.AMOUNT
     assert expected("Why did Putin go?") is Expect.ANY
 
 
@@ -129,3 +130,27 @@ def test_a_distractor_that_shares_a_word_does_not_answer_a_focused_question() ->
     assert not uses_noun(distractor, about.nouns)
     answer = "Canberra, the capital, hosts parliament."
     assert uses_noun(answer, about.nouns) and names_in("Australia's political system\n" + answer, about.names)
+
+
+def test_how_much_needs_a_sum_or_share_not_a_bare_count() -> None:
+    q = "How much was Iran paid for the factory?"
+    assert not offers("The factory can produce thousands of drones.", Expect.AMOUNT, q)
+    assert offers("Trade reached US$240.1 billion.", Expect.AMOUNT, q)
+    assert offers("It grew by 26% on the year.", Expect.AMOUNT, q)
+
+
+def test_term_weights_follow_the_candidates_not_only_unrelated_documents() -> None:
+    """In an archive where 'Russia' is rare, candidates that all mention Russia are told apart by other words."""
+    import numpy as np
+
+    from rag.answering.evidence import Scorer
+
+    class Idf:
+        def idf(self, term: str) -> float:
+            return {"russia": 9.0, "article": 1.0, "military": 2.0}.get(term, 5.0)
+
+    scorer = Scorer("Which article on Russia concerns military aid", np.zeros(3, dtype=np.float32), Idf())
+    assert scorer.weights["russia"] / scorer.weights["article"] == 9.0
+    scorer.localize(["Russia and article 4", "Russia signed", "Russia met", "Russia military", "Russia again"])
+    assert scorer.weights["russia"] / scorer.weights["article"] < 2.0
+    assert scorer.coverage("Article 4 covers military aid") > scorer.coverage("Russia said so")

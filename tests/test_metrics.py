@@ -165,6 +165,13 @@ def test_split_sentences_and_coverage() -> None:
     assert sentence_coverage("It rose to $3.6 billion [1]. Then fell.") == 0.5
 
 
+def test_a_photo_credit_in_parentheses_is_part_of_the_caption_sentence() -> None:
+    caption = "Putin and Kim speak at a press conference in Pyongyang on June 19, 2024. (EPA/Yonhap) [1]"
+    assert split_sentences(caption) == [caption]
+    assert sentence_coverage(caption) == 1.0
+    assert sentence_coverage("Putin arrived. (He was late.) No marker.") == 0.0
+
+
 # --- abstention ---------------------------------------------------------------------------------------------------
 
 

@@ -13,8 +13,9 @@ from rag.sentences import SentenceKey, chunk_sentences
 from rag.store import Store
 from rag.types import Chunk
 
-DENSE_WEIGHT = 0.55
-CONTEXT_CREDIT = 0.8  # share of a predecessor-plus-sentence score a sentence may inherit  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
+DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
+LOCAL_SHARE = 0.5  # weight of the candidates' own idf in a question term's weight (the rest: corpus idf)
+CONTEXT_CREDIT = 0.8  # share of a predecessor-plus-sentence score a sentence may inherit
 
 
 @dataclass
@@ -42,6 +43,25 @@ class Scorer:
         self.query_vec = query_vec
         terms = list(dict.fromkeys(tokenize(question)))
         self.weights = {t: lexical.idf(t) for t in terms}
+        self.total = sum(self.weights.values()) or 1.0
+
+    def localize(self, texts: Sequence[str]) -> None:
+        """Blend each term's corpus idf with its idf among the candidate chunks (each scaled to its maximum).
+
+        Corpus idf alone depends on unrelated documents: mixed into a large archive, 'Russia' and 'Korea' become
+        rare and outweigh the words that tell the candidates (all about Russia and Korea) apart."""
+        n = len(texts)
+        if not n or not self.weights:
+            return
+        present = [set(tokenize(t)) for t in texts]
+        local = {}
+        for term in self.weights:
+            df = sum(term in terms for terms in present)
+            local[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        corpus_max = max(self.weights.values()) or 1.0
+        local_max = max(local.values()) or 1.0
+        self.weights = {t: (1 - LOCAL_SHARE) * w / corpus_max + LOCAL_SHARE * local[t] / local_max
+                        for t, w in self.weights.items()}
         self.total = sum(self.weights.values()) or 1.0
 
     def coverage(self, text: str) -> float:

@@ -12,6 +12,7 @@ from rag.lexical import stem
 
 class Expect(StrEnum):
     NUMBER = "number"
+    AMOUNT = "amount"
     AGE = "age"
     DAY = "day"
     DATE = "date"
@@ -25,6 +26,7 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
     (re.compile(r"\b(what|which) (exact |specific |precise )?(date|day)\b|\bexact date\b", re.I), Expect.DAY),
     (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|in what year|since when)\b", re.I),
      Expect.DATE),
+    (re.compile(r"\bhow much\b", re.I), Expect.AMOUNT),
     (re.compile(r"\b(how (many|much|old|large|big|long|far)|what (percentage|percent|share|portion|proportion|"
                 r"fraction|number|amount|value|size|sum|figure|total)|what (is|was|are|were) (the |\w+'s )?(population|"
                 r"gdp|value|size|cost|price|total|number|amount|rate|\w+ rate))\b", re.I), Expect.NUMBER),
@@ -33,6 +35,9 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
 ]
 _NUMBER = re.compile(r"(?<![\d.,])(?!(?:1[89]|20)\d\d\b)\d+(?:[.,]\d+)*|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"thirteen|fourteen|fifteen|twenty|thirty|forty|fifty|hundred|dozen|doubling|tripled)\b", re.I)
+_AMOUNT = re.compile(r"(?:US|A|C|HK)?[$€£¥]\s?\d[\d,.]*(?:\s*(?:billion|million|trillion|bn|m)\b)?|\d[\d,.]*\s*(?:%|percent\b|"
+                     r"per cent\b|(?:billion|million|trillion|thousand)\b(?:\s+\w+)?|(?:dollars|euros|rubles|roubles|yuan|"
+                     r"won|dong|pounds|yen|tons|tonnes|barrels)\b)", re.I)
 _AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged \d{1,3}\b|,\s\d{1,3},", re.I)
 _DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
                   r"\s+\d{1,2}\b|\b\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|"
@@ -76,6 +81,8 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
     asked = question.lower()
     if kind is Expect.NUMBER:
         return any(m.group(0).lower() not in asked for m in _NUMBER.finditer(sentence))
+    if kind is Expect.AMOUNT:  # 'how much': a sum, a share or a quantity with its unit, not a bare count
+        return any(m.group(0).lower() not in asked for m in _AMOUNT.finditer(sentence))
     if kind is Expect.AGE:
         return any(m.group(0).lower() not in asked for m in _AGE.finditer(sentence))
     if kind is Expect.DAY:
