@@ -171,6 +171,7 @@ def split_sentences(text: str) -> list[str]:
     parts: list[str] = []
     for line in text.splitlines():
         line = re.sub(r"(?<=[.!?])([\"'\u201d\u2019)]*(?:\s*" + _MARKER.pattern + r")*)\s+", "\\1\n", line)
+        line = re.sub(r"(" + _MARKER.pattern + r")\s+(?=[A-Z\"\u201c])", "\\1\n", line)  # a marker ends its sentence
         for piece in (p.strip() for p in line.split("\n")):
             if not piece:
                 continue

@@ -170,6 +170,8 @@ def test_a_photo_credit_in_parentheses_is_part_of_the_caption_sentence() -> None
     assert split_sentences(caption) == [caption]
     assert sentence_coverage(caption) == 1.0
     assert sentence_coverage("Putin arrived. (He was late.) No marker.") == 0.0
+    two = caption + " One might ask whether the partner stays steadfast. [2]"
+    assert split_sentences(two) == [caption, "One might ask whether the partner stays steadfast. [2]"]
 
 
 # --- abstention ---------------------------------------------------------------------------------------------------
