@@ -35,3 +35,18 @@ def test_answer_quick() -> None:
     assert "extractive answer p50" in out and "llama-index retrieve p50" in out
     assert "ratio engine retrieval p50 / llama-index retrieve p50" in out
     assert "cold start 1: process start -> first answer line" in out
+
+
+def test_archive_resumes_and_reports(tmp_path: Path) -> None:
+    """A tiny archive: the first run builds it, the second finds nothing to write and measures it (with a server)."""
+    work, out_dir = tmp_path / "archive", tmp_path / "out"
+    first = _run("benchmarks.archive", "--dir", str(work), "--articles", "12", "--ingest-only")
+    assert '"chunks_written"' in first
+    out = _run("benchmarks.archive", "--dir", str(work), "--articles", "12", "--fragments", "4", "--server",
+               "--out", str(out_dir))
+    assert "over 1 run(s)" in out  # the second ingest wrote nothing, so the total is the first run's
+    assert "10-word fragments of random articles" in out and "seed questions (answerable)" in out
+    assert "same, through `chroma run`" in out and "chroma server peak" in out
+    assert "BM25 blocks rewritten 1 of" in out
+    assert "grounded_refusal_f1" in out
+    assert (out_dir / "archive.json").is_file()
