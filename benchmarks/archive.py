@@ -83,15 +83,20 @@ def served(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
         engine.refresh(force=True)
         rss_open = rss_mb()
         docs = [s.doc_id for s in engine.sources()]
-        fragments = corpus_questions(engine, sorted(d for d in docs if d.startswith("syn_")), n_fragments, seed)
-        seeds = [(q.question, q.sources[0] if q.sources else "") for q in seed_questions() if q.answerable]
-        with RssSampler() as qmem:
-            frag_rows, _ = time_answers(engine, fragments)
-            seed_rows, _ = time_answers(engine, seeds)
-    return {"rss_open_mb": rss_open,
-            "peak_rss_answering_mb": qmem.peak_self, "server_peak_rss_mb": qmem.peak_children,
-            "fragments": latency_figures(frag_rows), "seed_questions": latency_figures(seed_rows),
-            "load_during_queries": _load()}
+        timed = _time_queries(engine, docs, n_fragments, seed)
+    return {"rss_open_mb": rss_open, **timed, "load_during_queries": _load()}
+
+
+def _time_queries(engine: Any, docs: list[str], n_fragments: int, seed: int) -> dict[str, Any]:
+    """Latency of fragment queries and of the answerable seed questions, and the RSS peaks while answering."""
+    fragments = corpus_questions(engine, sorted(d for d in docs if d.startswith("syn_")), n_fragments, seed)
+    seeds = [(q.question, q.sources[0] if q.sources else "") for q in seed_questions() if q.answerable]
+    with RssSampler() as qmem:
+        frag_rows, per_answer = time_answers(engine, fragments)
+        seed_rows, _ = time_answers(engine, seeds)
+    return {"peak_rss_answering_mb": qmem.peak_self, "server_peak_rss_mb": qmem.peak_children,
+            "texts_encoded_per_answer": per_answer, "fragments": latency_figures(frag_rows),
+            "seed_questions": latency_figures(seed_rows)}
 
 
 def query(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
@@ -107,15 +112,9 @@ def query(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
     docs = [s.doc_id for s in engine.sources()]
     chunks = engine.store.count_chunks()
     print(f"archive: {len(docs):,} documents, {chunks:,} chunks, opened in {open_t.s:.1f} s", file=sys.stderr, flush=True)
-    fragments = corpus_questions(engine, sorted(d for d in docs if d.startswith("syn_")), n_fragments, seed)
-    seeds = [(q.question, q.sources[0] if q.sources else "") for q in seed_questions() if q.answerable]
-    with RssSampler() as qmem:
-        frag_rows, per_answer = time_answers(engine, fragments)
-        seed_rows, _ = time_answers(engine, seeds)
     out: dict[str, Any] = {
         "documents": len(docs), "chunks": chunks, "open_s": open_t.s, "rss_interpreter_mb": rss_start,
-        "rss_open_mb": rss_open, "peak_rss_answering_mb": qmem.peak_self, "texts_encoded_per_answer": per_answer,
-        "fragments": latency_figures(frag_rows), "seed_questions": latency_figures(seed_rows),
+        "rss_open_mb": rss_open, **_time_queries(engine, docs, n_fragments, seed),
         "index_mb": dir_size_mb(work / "data"), "chroma_mb": dir_size_mb(work / "data" / "chroma"),
         "lexical_mb": dir_size_mb(work / "data" / "lexical"), "load_during_queries": _load(),
     }
@@ -140,15 +139,16 @@ def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | No
               f"{b['runs'][-1]['peak_rss_mb']:,.0f} MiB (model loaded: {b['runs'][-1]['rss_base_mb']:,.0f})")
     print(f"a fresh process opens it in {q['open_s']:.1f} s; RSS {q['rss_interpreter_mb']:,.0f} MiB (interpreter) -> "
           f"{q['rss_open_mb']:,.0f} (model + index open) -> peak {q['peak_rss_answering_mb']:,.0f} while answering")
-    print(f"{'queries':<34}{'n':>4}{'retr p50':>10}{'retr p95':>10}{'ans p50':>10}{'ans p95':>10}{'src hit':>9}")
+    print(f"{'queries':<37}{'n':>4}{'retr p50':>10}{'retr p95':>10}{'ans p50':>10}{'ans p95':>10}{'src hit':>9}")
     for label, key in (("10-word fragments of random articles", "fragments"), ("seed questions (answerable)", "seed_questions")):
         f = q[key]
-        print(f"{label:<34}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
+        print(f"{label:<37}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
               f"{f['answer_p50_ms']:>10.1f}{f['answer_p95_ms']:>10.1f}{f['source_in_context']:>9.0%}")
     if srv:
-        for label, key in (("same, through `chroma run`", "fragments"), ("same, through `chroma run`", "seed_questions")):
+        for label, key in (("fragments, through `chroma run`", "fragments"),
+                           ("seed questions, through `chroma run`", "seed_questions")):
             f = srv[key]
-            print(f"{label:<34}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
+            print(f"{label:<37}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
                   f"{f['answer_p50_ms']:>10.1f}{f['answer_p95_ms']:>10.1f}{f['source_in_context']:>9.0%}")
         print(f"through the server: client RSS {srv['rss_open_mb']:,.0f} MiB open, peak {srv['peak_rss_answering_mb']:,.0f}; "
               f"chroma server peak {srv['server_peak_rss_mb']:,.0f} MiB; load {srv['load_during_queries']}")

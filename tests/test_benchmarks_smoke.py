@@ -46,7 +46,7 @@ def test_archive_resumes_and_reports(tmp_path: Path) -> None:
                "--out", str(out_dir))
     assert "over 1 run(s)" in out  # the second ingest wrote nothing, so the total is the first run's
     assert "10-word fragments of random articles" in out and "seed questions (answerable)" in out
-    assert "same, through `chroma run`" in out and "chroma server peak" in out
+    assert "fragments, through `chroma run`" in out and "chroma server peak" in out
     assert "BM25 blocks rewritten 1 of" in out
     assert "grounded_refusal_f1" in out
     assert (out_dir / "archive.json").is_file()
