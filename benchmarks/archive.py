@@ -140,23 +140,21 @@ def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | No
     print(f"a fresh process opens it in {q['open_s']:.1f} s; RSS {q['rss_interpreter_mb']:,.0f} MiB (interpreter) -> "
           f"{q['rss_open_mb']:,.0f} (model + index open) -> peak {q['peak_rss_answering_mb']:,.0f} while answering")
     print(f"{'queries':<37}{'n':>4}{'retr p50':>10}{'retr p95':>10}{'ans p50':>10}{'ans p95':>10}{'src hit':>9}")
-    for label, key in (("10-word fragments of random articles", "fragments"), ("seed questions (answerable)", "seed_questions")):
-        f = q[key]
+    rows = [("10-word fragments of random articles", q["fragments"]), ("seed questions (answerable)", q["seed_questions"])]
+    if srv:
+        rows += [("fragments, through `chroma run`", srv["fragments"]),
+                 ("seed questions, through `chroma run`", srv["seed_questions"])]
+    for label, f in rows:
         print(f"{label:<37}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
               f"{f['answer_p50_ms']:>10.1f}{f['answer_p95_ms']:>10.1f}{f['source_in_context']:>9.0%}")
     if srv:
-        for label, key in (("fragments, through `chroma run`", "fragments"),
-                           ("seed questions, through `chroma run`", "seed_questions")):
-            f = srv[key]
-            print(f"{label:<37}{f['questions']:>4}{f['retrieval_p50_ms']:>10.1f}{f['retrieval_p95_ms']:>10.1f}"
-                  f"{f['answer_p50_ms']:>10.1f}{f['answer_p95_ms']:>10.1f}{f['source_in_context']:>9.0%}")
         print(f"through the server: client RSS {srv['rss_open_mb']:,.0f} MiB open, peak {srv['peak_rss_answering_mb']:,.0f}; "
               f"chroma server peak {srv['server_peak_rss_mb']:,.0f} MiB; load {srv['load_during_queries']}")
     f = q["fragments"]
     print(f"stage p50 ms (fragments): embed {f['embed_p50_ms']:.1f}, retrieve {f['retrieve_p50_ms']:.1f}, rerank "
           f"{f['rerank_p50_ms']:.1f}; texts encoded per answer {q['texts_encoded_per_answer']:.1f}; load {q['load_during_queries']}")
     for metric, goal in GOALS.items():
-        got = max(q[k][metric] for k in ("fragments", "seed_questions"))
+        got = max(f[metric] for _, f in rows)
         print(f"goal {metric} <= {goal:.0f} ms: {got:.1f} ms {'MET' if got <= goal else 'MISSED'}")
     print(f"+10 articles: {q['small_ingest_s']:.1f} s, {q['small_ingest_chunks']} chunks, BM25 blocks rewritten "
           f"{q['small_ingest_bm25_blocks_rewritten']} of {q['bm25_blocks']}")
