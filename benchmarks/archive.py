@@ -25,7 +25,15 @@ from benchmarks._util import (
     seed_questions,
     set_torch_threads,
 )
-from benchmarks.scale import QUALITY, corpus_questions, evaluate, latency_figures, small_ingest, time_answers
+from benchmarks.scale import (
+    QUALITY,
+    corpus_questions,
+    evaluate,
+    latency_figures,
+    plot,
+    small_ingest,
+    time_answers,
+)
 
 ARTICLES = 11_800  # ≈ 8.8 chunks per generated article (measured at 2,000), less 2% near-duplicates: > 100k chunks
 GOALS = {"retrieval_p95_ms": 150.0, "answer_p95_ms": 300.0}
@@ -64,13 +72,21 @@ def build(work: Path, n_articles: int, seed: int) -> dict[str, Any]:
            "rss_base_mb": base, "peak_rss_mb": mem.peak_self, "rss_after_mb": rss_mb(), "machine": machine_line()}
     runs_path = work / "ingest_runs.json"
     runs = json.loads(runs_path.read_text()) if runs_path.exists() else []
-    runs.append(run)
-    runs_path.write_text(json.dumps(runs, indent=2))
+    runs_path.write_text(json.dumps([*runs, run], indent=2))
     print(f"ingest: {report.summary()}", file=sys.stderr, flush=True)
+    return ingest_log(work)
+
+
+def ingest_log(work: Path) -> dict[str, Any] | None:
+    """Every ingest run into the archive so far, and the totals of those that wrote chunks (a killed run is absent)."""
+    runs_path = work / "ingest_runs.json"
+    if not runs_path.exists():
+        return None
+    runs = json.loads(runs_path.read_text())
     written = [r for r in runs if r["chunks_written"]]
     return {"runs": runs, "ingest_s": sum(r["seconds"] for r in written),
             "chunks_written": sum(r["chunks_written"] for r in written), "ingest_runs_with_writes": len(written),
-            "duplicates": len(report.duplicates), "skipped": len(report.skipped)}
+            "duplicates": sum(r["duplicates"] for r in written), "skipped": max((r["skipped"] for r in runs), default=0)}
 
 
 def served(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
@@ -133,10 +149,12 @@ def query(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
 def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | None) -> None:
     print(f"\narchive: {q['documents']:,} documents, {q['chunks']:,} chunks; index {q['index_mb']:,.0f} MiB on disk "
           f"(Chroma {q['chroma_mb']:,.0f}, BM25 {q['lexical_mb']:,.0f})")
-    if b:
+    wrote = [r for r in (b or {}).get("runs", []) if r["chunks_written"]]
+    if b and wrote:
         print(f"ingest: {b['chunks_written']:,} chunks in {b['ingest_s']:,.0f} s over {b['ingest_runs_with_writes']} "
-              f"run(s) = {b['chunks_written'] / max(b['ingest_s'], 1e-9):.1f} chunks/s; peak RSS of the last run "
-              f"{b['runs'][-1]['peak_rss_mb']:,.0f} MiB (model loaded: {b['runs'][-1]['rss_base_mb']:,.0f})")
+              f"run(s) = {b['chunks_written'] / max(b['ingest_s'], 1e-9):.1f} chunks/s; peak RSS "
+              f"{max(r['peak_rss_mb'] for r in wrote):,.0f} MiB (model loaded: {wrote[0]['rss_base_mb']:,.0f}); "
+              f"{b['duplicates']} near-duplicates not indexed; load {wrote[0]['load_before']} -> {wrote[-1]['load_after']}")
     print(f"a fresh process opens it in {q['open_s']:.1f} s; RSS {q['rss_interpreter_mb']:,.0f} MiB (interpreter) -> "
           f"{q['rss_open_mb']:,.0f} (model + index open) -> peak {q['peak_rss_answering_mb']:,.0f} while answering")
     print(f"{'queries':<37}{'n':>4}{'retr p50':>10}{'retr p95':>10}{'ans p50':>10}{'ans p95':>10}{'src hit':>9}")
@@ -167,6 +185,19 @@ def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | No
         print(f"  new problem in the archive: {qid} {after[qid]}")
 
 
+def scale_rows(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The archive as points of scale.py's plot (fragment queries, like scale.py's)."""
+    ingest_peak = max((r["peak_rss_mb"] for r in (b or {}).get("runs", []) if r["chunks_written"]), default=0.0)
+    rows = [{"source": "archive", "backend": "embedded", "chunks": q["chunks"], **q["fragments"],
+             "peak_rss_mb": max(ingest_peak, q["peak_rss_answering_mb"]), "peak_rss_answer_mb": q["peak_rss_answering_mb"],
+             "index_mb": q["index_mb"], "server_peak_rss_mb": None}]
+    if srv:
+        rows.append({"source": "archive", "backend": "server", "chunks": q["chunks"], **srv["fragments"],
+                     "peak_rss_mb": srv["peak_rss_answering_mb"], "peak_rss_answer_mb": srv["peak_rss_answering_mb"],
+                     "index_mb": q["index_mb"], "server_peak_rss_mb": srv["server_peak_rss_mb"]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.archive", description=__doc__)
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "rag-archive",
@@ -184,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     set_torch_threads(args.torch_threads)
     args.dir.mkdir(parents=True, exist_ok=True)
     print(machine_line())
-    built = None if args.query_only else build(args.dir, args.articles, args.seed)
+    built = ingest_log(args.dir) if args.query_only else build(args.dir, args.articles, args.seed)
     if args.ingest_only:
         print(json.dumps(built["runs"][-1], indent=2) if built else "")
         return 0
@@ -194,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "archive.json").write_text(json.dumps({"build": built, "query": queried, "server": server}, indent=2))
     print(f"wrote {args.out / 'archive.json'}")
+    scale_json = args.out / "scale.json"  # add the archive to scale.py's plot, next to its smaller sizes
+    earlier = json.loads(scale_json.read_text())["rows"] if scale_json.exists() else []
+    plot([r for r in earlier if r.get("source") != "archive"] + scale_rows(built, queried, server), args.out / "scale.png")
+    print(f"wrote {args.out / 'scale.png'} ({len(earlier)} rows of {scale_json.name} + the archive)")
     print(machine_line())
     return 0
 
