@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test lint ingest eval bench browser clean
+.PHONY: setup run test lint ingest eval bench bench-archive browser clean
 
 setup: $(STAMP)
 
@@ -42,8 +42,8 @@ test: setup browser
 # Regression gate: extractive mode on the shipped question set, a little below the measured figures.
 eval-gate: setup
 	RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval eval/questions/seeds.jsonl --ingest seeds --report eval/reports/ci \
-		--min context_recall=0.95 --min fact_recall=0.82 --min citation_precision=0.90 \
-		--min quote_validity=1.0 --min grounded_refusal_f1=0.88
+		--min context_recall=0.95 --min fact_recall=0.84 --min citation_precision=0.91 \
+		--min quote_validity=1.0 --min grounded_refusal_f1=0.93 --min sentence_coverage=0.98
 
 eval: setup
 	$(VENV)/bin/rag eval eval/questions/seeds.jsonl --ingest seeds --baseline --report eval/reports/latest
@@ -51,6 +51,10 @@ eval: setup
 bench: setup
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.answer
+
+# The 100k-chunk archive (seeds + 11,800 generated articles): about an hour of ingest on 2 cores, resumable.
+bench-archive: setup
+	$(PY) -m benchmarks.archive --server
 
 lint: setup
 	$(VENV)/bin/ruff check rag ui eval benchmarks tests
