@@ -27,6 +27,7 @@ from benchmarks._util import (
 )
 from benchmarks.scale import (
     QUALITY,
+    archive_rows,
     corpus_questions,
     evaluate,
     latency_figures,
@@ -185,19 +186,6 @@ def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | No
         print(f"  new problem in the archive: {qid} {after[qid]}")
 
 
-def scale_rows(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The archive as points of scale.py's plot (fragment queries, like scale.py's)."""
-    ingest_peak = max((r["peak_rss_mb"] for r in (b or {}).get("runs", []) if r["chunks_written"]), default=0.0)
-    rows = [{"source": "archive", "backend": "embedded", "chunks": q["chunks"], **q["fragments"],
-             "peak_rss_mb": max(ingest_peak, q["peak_rss_answering_mb"]), "peak_rss_answer_mb": q["peak_rss_answering_mb"],
-             "index_mb": q["index_mb"], "server_peak_rss_mb": None}]
-    if srv:
-        rows.append({"source": "archive", "backend": "server", "chunks": q["chunks"], **srv["fragments"],
-                     "peak_rss_mb": srv["peak_rss_answering_mb"], "peak_rss_answer_mb": srv["peak_rss_answering_mb"],
-                     "index_mb": q["index_mb"], "server_peak_rss_mb": srv["server_peak_rss_mb"]})
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.archive", description=__doc__)
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "rag-archive",
@@ -227,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out / 'archive.json'}")
     scale_json = args.out / "scale.json"  # add the archive to scale.py's plot, next to its smaller sizes
     earlier = json.loads(scale_json.read_text())["rows"] if scale_json.exists() else []
-    plot([r for r in earlier if r.get("source") != "archive"] + scale_rows(built, queried, server), args.out / "scale.png")
+    plot(earlier + archive_rows(args.out / "archive.json"), args.out / "scale.png")
     print(f"wrote {args.out / 'scale.png'} ({len(earlier)} rows of {scale_json.name} + the archive)")
     print(machine_line())
     return 0

@@ -183,6 +183,23 @@ COLUMNS = [("backend", "backend", 9), ("chunks", "chunks", 8), ("ingest_s", "ing
            ("index_mb", "index MiB", 10), ("small_ingest_s", "+10 art s", 10), ("bm25_full_build_s", "BM25 full s", 12)]
 
 
+def archive_rows(path: Path) -> list[dict[str, Any]]:
+    """benchmarks.archive's 100k-chunk index (archive.json) as points of this plot: fragment queries, like ours."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    b, q, srv = data["build"] or {}, data["query"], data.get("server")
+    ingest_peak = max((r["peak_rss_mb"] for r in b.get("runs", []) if r["chunks_written"]), default=0.0)
+    rows = [{"backend": "embedded", "chunks": q["chunks"], **q["fragments"],
+             "peak_rss_mb": max(ingest_peak, q["peak_rss_answering_mb"]), "peak_rss_answer_mb": q["peak_rss_answering_mb"],
+             "index_mb": q["index_mb"], "server_peak_rss_mb": None}]
+    if srv:
+        rows.append({"backend": "server", "chunks": q["chunks"], **srv["fragments"],
+                     "peak_rss_mb": srv["peak_rss_answering_mb"], "peak_rss_answer_mb": srv["peak_rss_answering_mb"],
+                     "index_mb": q["index_mb"], "server_peak_rss_mb": srv["server_peak_rss_mb"]})
+    return rows
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     widths = [w for _, _, w in COLUMNS]
     print(fmt_row([h for _, h, _ in COLUMNS], widths))
@@ -320,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             figures["rows"].append(run_child(size, backend, args.questions, args.seed))
         print()
         print_table(figures["rows"])
-        plot(figures["rows"], args.out / "scale.png")
+        plot(figures["rows"] + archive_rows(args.out / "archive.json"), args.out / "scale.png")
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "scale.json").write_text(json.dumps(figures, indent=2))
         print(f"wrote {args.out / 'scale.png'} and {args.out / 'scale.json'}")
