@@ -25,13 +25,12 @@ from benchmarks._util import (
     seed_questions,
     set_torch_threads,
 )
+from benchmarks.figures import archive_rows, plot
 from benchmarks.scale import (
     QUALITY,
-    archive_rows,
     corpus_questions,
     evaluate,
     latency_figures,
-    plot,
     small_ingest,
     time_answers,
 )

@@ -28,6 +28,7 @@ from benchmarks._util import (
     rss_mb,
     set_torch_threads,
 )
+from benchmarks.figures import archive_rows, plot
 
 INCREMENT = 10  # articles added to the largest index to show BM25 is updated, not rebuilt
 STAGES = ("embed", "retrieve", "rerank")
@@ -183,23 +184,6 @@ COLUMNS = [("backend", "backend", 9), ("chunks", "chunks", 8), ("ingest_s", "ing
            ("index_mb", "index MiB", 10), ("small_ingest_s", "+10 art s", 10), ("bm25_full_build_s", "BM25 full s", 12)]
 
 
-def archive_rows(path: Path) -> list[dict[str, Any]]:
-    """benchmarks.archive's 100k-chunk index (archive.json) as points of this plot: fragment queries, like ours."""
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text())
-    b, q, srv = data["build"] or {}, data["query"], data.get("server")
-    ingest_peak = max((r["peak_rss_mb"] for r in b.get("runs", []) if r["chunks_written"]), default=0.0)
-    rows = [{"backend": "embedded", "chunks": q["chunks"], **q["fragments"],
-             "peak_rss_mb": max(ingest_peak, q["peak_rss_answering_mb"]), "peak_rss_answer_mb": q["peak_rss_answering_mb"],
-             "index_mb": q["index_mb"], "server_peak_rss_mb": None}]
-    if srv:
-        rows.append({"backend": "server", "chunks": q["chunks"], **srv["fragments"],
-                     "peak_rss_mb": srv["peak_rss_answering_mb"], "peak_rss_answer_mb": srv["peak_rss_answering_mb"],
-                     "index_mb": q["index_mb"], "server_peak_rss_mb": srv["server_peak_rss_mb"]})
-    return rows
-
-
 def print_table(rows: list[dict[str, Any]]) -> None:
     widths = [w for _, _, w in COLUMNS]
     print(fmt_row([h for _, h, _ in COLUMNS], widths))
@@ -220,38 +204,6 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"{r['retrieve_p50_ms']:.1f}, rerank {r['rerank_p50_ms']:.1f}; texts encoded per answer "
               f"{r['texts_encoded_per_answer']:.1f}; source in context {r['source_in_context']:.0%}, cited "
               f"{r['source_cited']:.0%}")
-
-
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (lat, mem) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for backend in sorted({r["backend"] for r in rows}):
-        rs = sorted((r for r in rows if r["backend"] == backend), key=lambda r: r["chunks"])
-        x = [r["chunks"] for r in rs]
-        for key, style in (("retrieval", "o-"), ("answer", "s-")):
-            lat.plot(x, [r[f"{key}_p50_ms"] for r in rs], style, label=f"{backend} {key} p50")
-            lat.plot(x, [r[f"{key}_p95_ms"] for r in rs], style.replace("-", "--"), alpha=0.6,
-                     label=f"{backend} {key} p95")
-        mem.plot(x, [r["peak_rss_mb"] for r in rs], "o-", label=f"{backend} peak RSS (client)")
-        mem.plot(x, [r["peak_rss_answer_mb"] for r in rs], "^-", label=f"{backend} RSS while answering")
-        if backend == "server":
-            mem.plot(x, [r["server_peak_rss_mb"] for r in rs], "d-", label="chroma server RSS")
-        mem.plot(x, [r["index_mb"] for r in rs], "s--", label=f"{backend} index on disk")
-    for ax, title, unit in ((lat, "Latency vs corpus size", "ms"), (mem, "Memory and index size", "MiB")):
-        ax.set_xscale("log")
-        ax.set_xlabel("chunks in the index")
-        ax.set_ylabel(unit)
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def evaluate(engine: Any, questions: list[Any], label: str) -> dict[str, Any]:
