@@ -154,3 +154,14 @@ def test_term_weights_follow_the_candidates_not_only_unrelated_documents() -> No
     scorer.localize(["Russia and article 4", "Russia signed", "Russia met", "Russia military", "Russia again"])
     assert scorer.weights["russia"] / scorer.weights["article"] < 2.0
     assert scorer.coverage("Article 4 covers military aid") > scorer.coverage("Russia said so")
+
+
+def test_a_who_did_what_question_needs_a_sentence_with_that_action() -> None:
+    from rag.answering.expect import action, uses_verb
+
+    assert action("Who won the 2022 FIFA World Cup?") == "won"
+    assert action("Who promptly rejected Putin's terms?") == "rejected"
+    assert action("Who is the Secretary-General?") is None
+    assert not uses_verb("Jung Soo-min, a goalkeeper at ASEAN, conceded the world record.", "won")
+    assert uses_verb("Argentina won the final on penalties.", "won")
+    assert uses_verb("Zelensky promptly rejects these terms.", "rejected")

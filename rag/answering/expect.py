@@ -169,3 +169,21 @@ def _related(a: str, b: str) -> bool:
         return False
     common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), shorter)
     return common >= max(4, shorter - 1)
+
+
+_AUXILIARY = {"is", "was", "are", "were", "has", "have", "had", "did", "does", "do", "will", "would", "can", "could",
+              "should", "may", "might", "must"}
+
+
+def action(question: str) -> str | None:
+    """The verb of a 'Who <verb>…' question ('Who won the 2022 World Cup?' -> 'won'); None for 'Who is…' and others."""
+    m = re.match(r"\s*who\s+(?:\w+ly\s+)?([a-z]+)\b", question, re.I)
+    if not m or m.group(1).lower() in _AUXILIARY:
+        return None
+    return m.group(1).lower()
+
+
+def uses_verb(sentence: str, verb: str) -> bool:
+    """Whether the sentence uses the verb in some form ('rejected' ~ 'rejects', 'reject'; 'won' only as 'won')."""
+    base = re.sub(r"(?:ed|es|s|ing)$", "", verb) if len(verb) > 4 else verb
+    return any(w == verb or (len(base) >= 4 and w.startswith(base)) for w in re.findall(r"[a-z]+", sentence.lower()))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answering.evidence import Scorer, Sentence
-from rag.answering.expect import expected, focus, names_in, offers, uses_noun
+from rag.answering.expect import action, expected, focus, names_in, offers, uses_noun, uses_verb
 from rag.lexical import tokenize
 from rag.types import Citation, Passage
 
@@ -117,6 +117,7 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
     kind = expected(question)
     about = focus(question)
+    verb = action(question)  # 'Who won…' needs a sentence in which someone won
     ranked = sorted(sentences, key=lambda s: -scores[id(s)])
     best = scores[id(ranked[0])]
     if best < threshold:
@@ -124,7 +125,8 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if offers(s.text, kind, question) and uses_noun(s.text, about.nouns) and names_in(windows[id(s)], about.names):
+        if (offers(s.text, kind, question) and uses_noun(s.text, about.nouns) and names_in(windows[id(s)], about.names)
+                and (verb is None or uses_verb(s.text, verb))):
             return s
     return None
 
