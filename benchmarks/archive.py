@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -100,6 +101,8 @@ def served(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
         rss_open = rss_mb()
         docs = [s.doc_id for s in engine.sources()]
         timed = _time_queries(engine, docs, n_fragments, seed)
+        if engine.lexical.path:  # this client's BM25 copy is keyed by the server's (random) port: derived data
+            shutil.rmtree(engine.lexical.path, ignore_errors=True)
     return {"rss_open_mb": rss_open, **timed, "load_during_queries": _load()}
 
 
