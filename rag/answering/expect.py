@@ -113,8 +113,17 @@ class Focus(NamedTuple):
 
 def focus(question: str) -> Focus:
     """'How many North Korean troops…' -> troops + (North, Korean); 'What is the capital of Australia?' ->
-    capital + (Australia,); "Russia's inflation rate" -> inflation + (Russia,); 'Who leads the United Nations'
-    style titles -> ('United', 'Nations'). Empty when the question has no such focus."""
+    capital + (Australia,); "Russia's inflation rate in 2023" -> inflation + (Russia, 2023); 'Who leads the United
+    Nations' style titles -> ('United', 'Nations'). A year the question names joins the names. Empty when the
+    question has no such focus."""
+    found = _focus(question)
+    if not found.nouns and not found.names:
+        return found
+    years = tuple(y for y in re.findall(r"\b(?:1[89]|20)\d\d\b", question) if y not in found.names)
+    return Focus(found.nouns, found.names + years)
+
+
+def _focus(question: str) -> Focus:
     m = _COUNTED.search(question)
     if m:
         words = m.group(1).split()
