@@ -51,7 +51,10 @@ def test_llm_answers_are_validated_in_code(llama_server, seeded_dir, embedder) -
         for s in a.sentences:
             if s.supported:
                 assert s.citations and s.support >= engine.settings.support_threshold
-        assert all(u not in a.text for u in a.unsupported)
+        kept = {s.text for s in a.sentences if s.supported}
+        assert not kept & set(a.unsupported)  # a claim the sources don't support is never kept
+        # ...nor shown: checked as whole claims (a 2-word fragment such as "The article" may occur inside a kept one)
+        assert all(u not in a.text for u in a.unsupported if len(u.split()) >= 4)
         flagged += len(a.unsupported) + (1 if a.notice else 0)
         assert SECRET not in a.model_dump_json()
     # SmolLM2-135M invents things; the checks must have caught at least one unsupported sentence.
