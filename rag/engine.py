@@ -205,7 +205,7 @@ class Engine:
                 timings["synthesize"] = _ms(tick)
                 tick = time.perf_counter()
                 checked = check(raw, passages, context_sents, self.embedder,
-                                self.settings.support_threshold)
+                                self.settings.support_threshold, question=standalone)
                 timings["cite"] = _ms(tick)
                 if checked.abstained or not checked.citations:
                     answer.notice = ("The model's answer had no sentence the sources support, so this is the "

@@ -90,6 +90,16 @@ def test_markers_pointing_at_no_source_are_dropped_and_invented_figures_are_flag
     assert "90 billion" not in out.text
 
 
+def test_a_claim_is_supported_only_by_a_passage_about_what_the_question_names() -> None:
+    """The pact sentence is about Putin's pact (the sentence before it names Putin and Pyongyang), not Seoul's."""
+    passages, sents = make_context()
+    claim = "The pact commits both sides to military assistance [1]."
+    about_putin = check(claim, passages, sents, FakeEmbedder(), 0.5, question="What does Putin's pact commit to?")
+    assert about_putin.citations and not about_putin.unsupported
+    about_seoul = check(claim, passages, sents, FakeEmbedder(), 0.5, question="What does the Seoul accord commit to?")
+    assert not about_seoul.citations and about_seoul.unsupported == [claim[:-5] + "."]
+
+
 def test_a_model_that_says_the_sources_are_silent_abstains() -> None:
     passages, sents = make_context()
     assert check("The articles don't say.", passages, sents, FakeEmbedder(), 0.5).abstained

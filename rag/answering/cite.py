@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answering.evidence import Sentence
+from rag.answering.evidence import Sentence, sentence_windows
+from rag.answering.expect import names_asked, names_in
 from rag.answering.generate import says_not_covered
 from rag.answering.synthesize import figures
 from rag.lexical import tokenize
@@ -72,15 +73,22 @@ def support(answer_sentence: str, answer_vec: np.ndarray, passage_sents: Sequenc
 
 
 def check(
-    raw: str, passages: Sequence[Passage], sentences: Sequence[Sentence], embedder: Embedder, threshold: float
+    raw: str, passages: Sequence[Passage], sentences: Sequence[Sentence], embedder: Embedder, threshold: float,
+    question: str = "",
 ) -> Checked:
-    """Validate the model's text against the sources it was given."""
+    """Validate the model's text against the sources it was given.
+
+    When the question names people, places or organisations, a supporting sentence must mention one of them (in
+    itself, the sentence before it or its article's title): "The answer is 140 billion dollars" about Russia–China
+    trade is not supported by a sentence giving 140 billion dollars of US–Vietnam trade."""
     text = _TRAILING_MARKERS.sub(lambda m: f" {m.group(2).strip()}{m.group(1)} ", raw.strip())
     if says_not_covered(text) and len(split_sentences(text)) <= 2:
         return Checked(text=text, abstained=True)
     by_chunk: dict[str, list[Sentence]] = {}
     for s in sentences:
         by_chunk.setdefault(s.chunk_id, []).append(s)
+    names = names_asked(question)
+    windows = sentence_windows(sentences, {p.chunk.chunk_id: p for p in passages}) if names else {}
     pieces = [(text[a:b], _markers(text[a:b], len(passages))) for a, b in split_sentences(text)]
     claims = [_strip_markers(t) for t, _ in pieces]
     vectors = embedder.embed([c for c in claims if c]) if any(claims) else np.zeros((0, 1))
@@ -100,6 +108,8 @@ def check(
         verdicts = []
         for n in candidates:
             value, best = support(claim, vec, by_chunk.get(passages[n - 1].chunk.chunk_id, []))
+            if best is not None and names and not any(names_in(windows.get(id(best), best.text), (x,)) for x in names):
+                value = min(value, 0.2)  # the passage is about something else than the question asks about
             if best is not None:
                 verdicts.append((value, n, best))
         verdicts.sort(key=lambda v: -v[0])

@@ -11,7 +11,7 @@ from rag.lexical import LexicalIndex, tokenize
 from rag.providers import Embedder
 from rag.sentences import SentenceKey, chunk_sentences
 from rag.store import Store
-from rag.types import Chunk
+from rag.types import Chunk, Passage
 
 DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
 LOCAL_SHARE = 0.5  # weight of the candidates' own idf in a question term's weight (the rest: corpus idf)
@@ -113,3 +113,14 @@ def _credit_context(sentences: list[Sentence], scorer: Scorer) -> None:
             continue
         joint = scorer.combine(max(prev.dense, sent.dense), scorer.coverage(prev.text + " " + sent.text))
         sent.context_score = max(sent.score, CONTEXT_CREDIT * joint)
+
+
+def sentence_windows(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> dict[int, str]:
+    """Each sentence with what a reader sees around it: its article's title and the sentence before it."""
+    out: dict[int, str] = {}
+    prev: Sentence | None = None
+    for s in sorted(sentences, key=lambda s: s.key):
+        before = prev.text if prev is not None and prev.doc_id == s.doc_id and s.key[1] - prev.key[2] <= 2 else ""
+        out[id(s)] = f"{passages[s.chunk_id].meta.title}\n{before}\n{s.text}"
+        prev = s
+    return out

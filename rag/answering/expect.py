@@ -196,3 +196,18 @@ def uses_verb(sentence: str, verb: str) -> bool:
     """Whether the sentence uses the verb in some form ('rejected' ~ 'rejects', 'reject'; 'won' only as 'won')."""
     base = re.sub(r"(?:ed|es|s|ing)$", "", verb) if len(verb) > 4 else verb
     return any(w == verb or (len(base) >= 4 and w.startswith(base)) for w in re.findall(r"[a-z]+", sentence.lower()))
+
+
+_ASKING = _AUXILIARY | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "from", "in", "on",
+                        "according", "during", "and", "the", "i"}
+
+
+def names_asked(question: str) -> tuple[str, ...]:
+    """Capitalised words of the question except its first ('…trade between Russia and China…' -> Russia, China)."""
+    out = []
+    for i, m in enumerate(re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*", question)):
+        word = re.sub(r"['’]s$", "", m.group(0)).strip(".’'-")
+        if (i == 0 and not question[: m.start()].strip()) or not word or word.lower() in _ASKING:
+            continue
+        out.extend(w for w in word.split("-") if w)
+    return tuple(dict.fromkeys(out))

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answering.evidence import Scorer, Sentence
+from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.expect import action, expected, focus, names_in, offers, uses_noun, uses_verb
 from rag.lexical import tokenize
 from rag.types import Citation, Passage
@@ -65,7 +65,7 @@ def extract(
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
-    windows = _windows(sentences, passages)
+    windows = sentence_windows(sentences, passages)
     if len(parts) <= 1:
         leads = [_lead(usable, question, {id(s): s.score for s in usable}, threshold, windows)]
     else:
@@ -97,17 +97,6 @@ def extract(
         citations.append(cite(len(citations) + 1, conflict, passages))
         parts_text.append(f"Another source gives a different figure: {conflict.text} [{len(citations)}]")
     return Draft(text=" ".join(parts_text), citations=citations, abstained=False)
-
-
-def _windows(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> dict[int, str]:
-    """Each sentence with what a reader sees around it: its article's title and the sentence before it."""
-    out: dict[int, str] = {}
-    prev: Sentence | None = None
-    for s in sorted(sentences, key=lambda s: s.key):
-        before = prev.text if prev is not None and prev.doc_id == s.doc_id and s.key[1] - prev.key[2] <= 2 else ""
-        out[id(s)] = f"{passages[s.chunk_id].meta.title}\n{before}\n{s.text}"
-        prev = s
-    return out
 
 
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
