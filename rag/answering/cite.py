@@ -108,7 +108,7 @@ def check(
         verdicts = []
         for n in candidates:
             value, best = support(claim, vec, by_chunk.get(passages[n - 1].chunk.chunk_id, []))
-            if best is not None and names and not any(names_in(windows.get(id(best), best.text), (x,)) for x in names):
+            if best is not None and names and not names_in(windows.get(id(best), best.text), names, every=False):
                 value = min(value, 0.2)  # the passage is about something else than the question asks about
             if best is not None:
                 verdicts.append((value, n, best))

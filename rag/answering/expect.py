@@ -146,19 +146,24 @@ def _focus(question: str) -> Focus:
     return Focus((), ())
 
 
-def names_in(text: str, names: Sequence[str]) -> bool:
-    """Whether every name occurs in the text, acronyms exactly, other words with their derived forms
-    ('Korea' ~ 'Korean', 'Ukraine' ~ 'Ukrainian', 'Russia' ~ 'Russian')."""
+def names_in(text: str, names: Sequence[str], *, every: bool = True) -> bool:
+    """Whether every name (or, with ``every=False``, any name) occurs in the text: acronyms exactly, other words with
+    their derived forms ('Korea' ~ 'Korean', 'Ukraine' ~ 'Ukrainian', 'Russia' ~ 'Russian')."""
     words = {w.strip(".’'") for w in re.findall(r"[\w’'.]+", text)}
     lowered = {w.lower() for w in words}
-    for name in names:
-        name = re.sub(r"['’]s$", "", name).strip(".’'")
+
+    def found(name: str) -> bool:
+        name = _bare(name)
         if name.isupper() or name.isdigit():
-            if name not in words:
-                return False
-        elif name.lower() not in lowered and not any(_related(name.lower(), w) for w in lowered):
-            return False
-    return True
+            return name in words
+        return name.lower() in lowered or any(_related(name.lower(), w) for w in lowered)
+
+    return all(map(found, names)) if every else any(map(found, names))
+
+
+def _bare(word: str) -> str:
+    """A name without its possessive and surrounding punctuation ("Russia's" -> Russia)."""
+    return re.sub(r"['’]s$", "", word).strip(".’'")
 
 
 def uses_noun(sentence: str, nouns: Sequence[str]) -> bool:
@@ -206,7 +211,7 @@ def names_asked(question: str) -> tuple[str, ...]:
     """Capitalised words of the question except its first ('…trade between Russia and China…' -> Russia, China)."""
     out = []
     for i, m in enumerate(re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*", question)):
-        word = re.sub(r"['’]s$", "", m.group(0)).strip(".’'-")
+        word = _bare(m.group(0)).strip(".’'-")
         if (i == 0 and not question[: m.start()].strip()) or not word or word.lower() in _ASKING:
             continue
         out.extend(w for w in word.split("-") if w)
