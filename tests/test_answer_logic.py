@@ -175,3 +175,31 @@ def test_a_who_did_what_question_needs_a_sentence_with_that_action() -> None:
     assert not uses_verb("Jung Soo-min, a goalkeeper at ASEAN, conceded the world record.", "won")
     assert uses_verb("Argentina won the final on penalties.", "won")
     assert uses_verb("Zelensky promptly rejects these terms.", "rejected")
+
+
+def test_which_country_is_answered_by_a_name_and_where_by_a_location() -> None:
+    which = "Which country did BRICS add as a member this year?"
+    assert offers("This year, BRICS added the United Arab Emirates as a member.", Expect.PLACE, which)
+    where = "Where in Vietnam will the nuclear science center be built?"
+    assert not offers("Putin agreed to support a nuclear science center in Vietnam.", Expect.PLACE, where)
+    assert offers("The center will be built in Dalat, north of Ho Chi Minh City.", Expect.PLACE, where)
+
+
+def test_another_article_is_cited_only_when_its_sentence_answers_the_question_too() -> None:
+    """A near-tie sentence from a second article that states no duration does not join 'How long…' answers."""
+    from rag.answering.synthesize import extract
+
+    texts = {"a": "On a two day visit to Pyongyang, Putin signed a defense pact.",
+             "b": "During his visit to Pyongyang, Putin signed an agreement with the country."}
+    passages, sentences = {}, []
+    for doc, text in texts.items():
+        chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
+        passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
+        sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id,
+                                  score=0.53 if doc == "a" else 0.55))
+    for s in sentences:
+        s.context_score = s.score
+    draft = extract(sentences, passages, question="How long was Putin's visit to Pyongyang?", max_sentences=3,
+                    threshold=0.3)
+    assert [c.doc_id for c in draft.citations] == ["a"]
+    assert draft.text.startswith("On a two day visit")

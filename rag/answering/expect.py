@@ -43,6 +43,7 @@ _DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|Septemb
                   r"\s+\d{1,2}\b|\b\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|"
                   r"November|December)\b|\b\d{4}-\d\d-\d\d\b")
 _PLACE = re.compile(r"\b(?:in|at|near|outside|to|from|into)\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)")
+_WHICH_PLACE = re.compile(r"\bwhich (city|country|town|region|province)\b", re.I)  # the place is named, not located
 _YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|"
                            r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
                            r"\b(last|this|next) (year|month|week)\b|\b(yesterday|today)\b|\b\d{4}-\d\d-\d\d\b", re.I)
@@ -87,7 +88,7 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         return any(m.group(0).lower() not in asked for m in _AGE.finditer(sentence))
     if kind is Expect.DAY:
         return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
-    if kind is Expect.PLACE:
+    if kind is Expect.PLACE and not _WHICH_PLACE.search(question):  # 'Where…': a place after in/at/near/to/from
         return any(all(w.lower() not in asked for w in m.group(1).split()) for m in _PLACE.finditer(sentence))
     if kind is Expect.DATE:
         return any(m.group(0).lower() not in asked for m in _YEAR_OR_DATE.finditer(sentence))

@@ -81,12 +81,13 @@ def extract(
     conflict = _differing_figure(top, sorted(usable, key=lambda s: -s.score)) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
+    asks = [question] if len(parts) <= 1 else [text for text, _ in parts]
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
             break
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
         # part of the question, gives a differing figure, or nearly ties with the lead.
-        near_tie = s.score >= OTHER_DOC_RATIO * top.score
+        near_tie = s.score >= OTHER_DOC_RATIO * top.score and any(_fits(s, q, windows) for q in asks)
         if (s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen):
             chosen.append(s)
     parts_text, citations = [], []
@@ -104,9 +105,6 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
 
     'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
-    kind = expected(question)
-    about = focus(question)
-    verb = action(question)  # 'Who won…' needs a sentence in which someone won
     ranked = sorted(sentences, key=lambda s: -scores[id(s)])
     best = scores[id(ranked[0])]
     if best < threshold:
@@ -114,10 +112,17 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if (offers(s.text, kind, question) and uses_noun(s.text, about.nouns) and names_in(windows[id(s)], about.names)
-                and (verb is None or uses_verb(s.text, verb))):
+        if _fits(s, question, windows):
             return s
     return None
+
+
+def _fits(s: Sentence, question: str, windows: dict[int, str]) -> bool:
+    """Whether the sentence offers the kind of answer the question asks for, about what it asks about."""
+    about = focus(question)
+    verb = action(question)  # 'Who won…' needs a sentence in which someone won
+    return (offers(s.text, expected(question), question) and uses_noun(s.text, about.nouns)
+            and names_in(windows[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
 
 
 def _differing_figure(top: Sentence, ranked: Sequence[Sentence]) -> Sentence | None:
