@@ -111,9 +111,10 @@ def test_a_question_focus_names_the_noun_and_the_names_an_answer_must_be_about()
     assert focus("What is the population of Vietnam?") == Focus(("population",), ("Vietnam",))
     assert focus("What was Russia's inflation rate in 2023?") == Focus(("inflation",), ("Russia", "2023"))
     assert focus("What was the value of bilateral trade between Russia and Vietnam in 2023?") == Focus((), ())
-    assert focus("How many North Korean troops have been deployed?") == Focus(("troops",), ("North", "Korean"))
-    assert focus("how many documents or agreements were signed?") == Focus(("documents", "agreements"), ())
-    assert focus("Who is the current Secretary-General of the United Nations?") == Focus((), ("United", "Nations"))
+    assert focus("How many North Korean troops have been deployed?") == Focus(("troops",), ("North", "Korean"), counted=True)
+    assert focus("how many documents or agreements were signed?") == Focus(("documents", "agreements"), (), counted=True)
+    assert focus("Who is the current Secretary-General of the United Nations?") == Focus((), ("United", "Nations"),
+                                                                                        role="Secretary-General")
     assert focus("Why did Putin go?") == Focus((), ())
 
 
@@ -203,3 +204,38 @@ def test_another_article_is_cited_only_when_its_sentence_answers_the_question_to
                     threshold=0.3)
     assert [c.doc_id for c in draft.citations] == ["a"]
     assert draft.text.startswith("On a two day visit")
+
+
+def test_how_many_needs_a_number_that_counts_the_noun() -> None:
+    from rag.answering.expect import counts, focus
+
+    about = focus("How many North Korean troops have been deployed to the front in Ukraine?")
+    assert about.counted and about.nouns == ("troops",)
+    assert not counts("North Korean officials have scrambled the troop deployment at least 10 times.", about.nouns)
+    assert not counts("The alliance accounts for 55.4% of North Korean troops.", about.nouns)
+    assert counts("Pyongyang sent 10,000 North Korean troops to Kursk.", about.nouns)
+    assert counts("The factory can produce thousands of Iranian-designed kamikaze drones.", ("drones",))
+    assert counts("Troops numbering 12,000 crossed the border.", about.nouns)
+
+
+def test_who_holds_a_title_needs_the_title_held_at_that_organisation() -> None:
+    from rag.answering.expect import focus, holds
+
+    about = focus("Who is the current Secretary-General of the United Nations?")
+    assert about.role == "Secretary-General" and about.names == ("United", "Nations")
+    assert not holds("Alexei Smirnov, a Secretary General at the National Affairs Council, was welcomed by the "
+                     "United Nations.", about.role, about.names)
+    assert holds("UN Secretary-General António Guterres spoke.", about.role, about.names)
+    assert holds("António Guterres, Secretary-General of the United Nations, spoke.", about.role, about.names)
+    assert holds("North Korean leader Kim Jong Un met Putin.", "leader", ("North", "Korea"))
+
+
+def test_trade_between_other_parties_does_not_answer_a_between_question() -> None:
+    from rag.answering.expect import same_pair
+
+    q = "What is the value of bilateral trade between Russia and North Korea?"
+    assert not same_pair("Bilateral trade between Russia and Vietnam amounted to $3.6 billion.", q)
+    assert same_pair("Trade between North Korea and Russia grew.", q)
+    us = "How large is trade between the United States and Vietnam?"
+    assert same_pair("Trade between Russia and Vietnam was $3.6 billion, against $111 billion with the United States.",
+                     us)

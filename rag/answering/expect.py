@@ -110,6 +110,8 @@ class Focus(NamedTuple):
 
     nouns: tuple[str, ...]  # alternatives ('documents or agreements'); empty: no noun required
     names: tuple[str, ...]
+    counted: bool = False  # 'how many <noun>': a number must count the noun itself
+    role: str = ""  # 'Who is the Secretary-General of the United Nations': the title the names must hold
 
 
 def focus(question: str) -> Focus:
@@ -121,7 +123,7 @@ def focus(question: str) -> Focus:
     if not found.nouns and not found.names:
         return found
     years = tuple(y for y in re.findall(r"\b(?:1[89]|20)\d\d\b", question) if y not in found.names)
-    return Focus(found.nouns, found.names + years)
+    return found._replace(names=found.names + years)
 
 
 def _focus(question: str) -> Focus:
@@ -129,7 +131,8 @@ def _focus(question: str) -> Focus:
     if m:
         words = m.group(1).split()
         alt = re.match(r" or ([\w’'-]+)", question[m.end(1):])
-        return Focus((words[-1],) + ((alt.group(1),) if alt else ()), tuple(w for w in words[:-1] if w[:1].isupper()))
+        return Focus((words[-1],) + ((alt.group(1),) if alt else ()), tuple(w for w in words[:-1] if w[:1].isupper()),
+                     counted=True)
     m = _ATTRIBUTE.search(question)  # 'What is the population of…': the specific property asked for
     if m and m.group(1).lower() not in _GENERIC:
         before, after = question[: m.start(1)], question[m.end(1):]
@@ -140,10 +143,10 @@ def _focus(question: str) -> Focus:
             o = _OWNER.match(of.group(1))
             names += o.group(1).split() if o else []
         return Focus((m.group(1),), tuple(names))
-    m = re.search(r"\b(?i:who (?:is|was) (?:the )?(?:current |new |former )?[\w -]+? of (?:the )?)((?:[A-Z][\w’'.-]*\s*)+)",
+    m = re.search(r"\b(?i:who (?:is|was) (?:the )?(?:current |new |former )?([\w -]+?) of (?:the )?)((?:[A-Z][\w’'.-]*\s*)+)",
                   question)
     if m:
-        return Focus((), tuple(w for w in re.split(r"[\s-]+", m.group(1)) if w))
+        return Focus((), tuple(w for w in re.split(r"[\s-]+", m.group(2)) if w), role=m.group(1))
     return Focus((), ())
 
 
@@ -175,6 +178,73 @@ def uses_noun(sentence: str, nouns: Sequence[str]) -> bool:
     words = re.findall(r"\b\w[\w-]*", sentence)
     common = {stem(w) for w in words if w[:1].islower()}
     return any(n in words if n.isupper() else stem(n.lower()) in common for n in nouns)
+
+
+_COUNT_WORD = re.compile(r"(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+                         r"fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|dozens?|tens)$", re.I)
+_LINK = {"numbering", "numbered", "number", "totaling", "totalling", "totaled", "totalled", "total", "reached",
+         "reaching", "estimated", "put", "stood", "at", "about", "around", "some", "nearly", "over", "of", "to"}
+
+
+def counts(sentence: str, nouns: Sequence[str]) -> bool:
+    """Whether a number in the sentence counts one of the nouns: '11 cooperation agreements', 'thousands of drones',
+    'troops numbering 10,000' — not '10 times' next to 'troop deployment', nor '55.4% of troops'."""
+    words = re.findall(r"\d[\d,.]*%?|[A-Za-z][\w’'-]*", sentence)
+    lowered = [w.lower() for w in words]
+    wanted = {stem(n.lower()) for n in nouns}
+
+    def is_count(i: int) -> bool:
+        w = lowered[i]
+        if not _COUNT_WORD.match(w) or re.fullmatch(r"(?:1[89]|20)\d\d", w):
+            return False
+        return i + 1 >= len(words) or lowered[i + 1] not in {"percent", "per", "%"}
+
+    for i, w in enumerate(lowered):
+        if is_count(i) and any(stem(x) in wanted for x in lowered[i + 1 : i + 7]):
+            return True
+        if stem(w) in wanted:  # 'troops numbering 10,000', 'agreements, totalling 11'
+            j = i + 1
+            while j < len(words) and j <= i + 3 and lowered[j] in _LINK:
+                j += 1
+            if j > i + 1 and j < len(words) and is_count(j):
+                return True
+    return False
+
+
+def holds(sentence: str, role: str, names: Sequence[str]) -> bool:
+    """Whether the sentence gives the role as the named organisation's: 'Secretary-General of the United Nations',
+    'UN Secretary-General', "the United Nations' Secretary-General" — not 'a Secretary General at Marerant & Co.'"""
+    words = re.findall(r"[\w’'.&]+", sentence)
+    lowered = [_bare(w).lower() for w in words]
+    title = [w.lower() for w in re.split(r"[\s-]+", role) if w]
+    acronym = "".join(n[:1] for n in names if n[:1].isupper())
+    wanted = {n.lower() for n in names} | ({acronym.lower()} if len(acronym) > 1 else set())
+
+    def mentions(span: list[str]) -> bool:
+        return any(w == n or _related(w, n) for w in span for n in wanted)
+
+    for i in range(len(lowered) - len(title) + 1):
+        if lowered[i : i + len(title)] != title:
+            continue
+        before, after = lowered[max(0, i - 3) : i], lowered[i + len(title) : i + len(title) + 3]
+        if after[:1] == ["of"] and mentions(after[1:] + lowered[i + len(title) + 3 : i + len(title) + 4]):
+            return True
+        if mentions(before):
+            return True
+    return False
+
+
+_BETWEEN = re.compile(r"\bbetween (?:the )?((?:[A-Z][\w’'.-]*\s?)+) and (?:the )?((?:[A-Z][\w’'.-]*\s?)+)")
+
+
+def same_pair(sentence: str, question: str) -> bool:
+    """False when both speak of what is 'between' two named parties and the sentence never names one of the
+    question's ('trade between Russia and Vietnam… $111 billion with the United States' may answer a question about
+    US–Vietnam trade, not one about trade between Russia and North Korea)."""
+    asked = _BETWEEN.search(question)
+    if not asked or not _BETWEEN.search(sentence):
+        return True
+    return names_in(sentence, " ".join(asked.groups()).split())
 
 
 def _related(a: str, b: str) -> bool:

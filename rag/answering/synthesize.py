@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
-from rag.answering.expect import action, expected, focus, names_in, offers, uses_noun, uses_verb
+from rag.answering.expect import (
+    action,
+    counts,
+    expected,
+    focus,
+    holds,
+    names_in,
+    offers,
+    same_pair,
+    uses_noun,
+    uses_verb,
+)
 from rag.lexical import tokenize
 from rag.types import Citation, Passage
 
@@ -78,7 +89,8 @@ def extract(
     if not chosen:
         return abstain(sentences, passages)
     top = chosen[0]
-    conflict = _differing_figure(top, sorted(usable, key=lambda s: -s.score)) if len(parts) <= 1 else None
+    rivals = [s for s in usable if same_pair(s.text, question)]
+    conflict = _differing_figure(top, sorted(rivals, key=lambda s: -s.score)) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
     asks = [question] if len(parts) <= 1 else [text for text, _ in parts]
@@ -88,7 +100,8 @@ def extract(
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
         # part of the question, gives a differing figure, or nearly ties with the lead.
         near_tie = s.score >= OTHER_DOC_RATIO * top.score and any(_fits(s, q, windows) for q in asks)
-        if (s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen):
+        if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
+                and same_pair(s.text, question)):
             chosen.append(s)
     parts_text, citations = [], []
     for s in chosen:
@@ -122,6 +135,8 @@ def _fits(s: Sentence, question: str, windows: dict[int, str]) -> bool:
     about = focus(question)
     verb = action(question)  # 'Who won…' needs a sentence in which someone won
     return (offers(s.text, expected(question), question) and uses_noun(s.text, about.nouns)
+            and (not about.counted or counts(s.text, about.nouns))
+            and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
             and names_in(windows[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
 
 
