@@ -239,3 +239,18 @@ def test_trade_between_other_parties_does_not_answer_a_between_question() -> Non
     us = "How large is trade between the United States and Vietnam?"
     assert same_pair("Trade between Russia and Vietnam was $3.6 billion, against $111 billion with the United States.",
                      us)
+
+
+def test_a_title_question_needs_a_quoted_or_entitled_name() -> None:
+    q = "What was the title of the statement adopted after the talks?"
+    assert expected(q) is Expect.TITLE and expected("What was the operation called?") is Expect.TITLE
+    assert expected("What is the name of the Russian ambassador?") is Expect.PERSON
+    assert offers('They adopted a statement entitled "On Further Deepening the Partnership".', Expect.TITLE, q)
+    assert not offers("Putin (left) and To Lam (right) speak after their talks in Hanoi.", Expect.TITLE, q)
+
+
+def test_a_between_rule_ignores_parties_described_rather_than_named() -> None:
+    from rag.answering.expect import same_pair
+
+    q = "What statement followed the talks between Putin and the Vietnamese leader?"
+    assert same_pair("The talks between Vladimir Putin and Tho Lam resulted in a statement.", q)

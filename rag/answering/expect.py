@@ -18,10 +18,16 @@ class Expect(StrEnum):
     DATE = "date"
     PERSON = "person"
     PLACE = "place"
+    TITLE = "title"
     ANY = "any"
 
 
 _RULES: list[tuple[re.Pattern[str], Expect]] = [
+    (re.compile(r"\bwhat (?:is|was|are|were) the (?:title|name)s? of (?:the|a|an|this|that|his|her|their|its) (?:[\w-]+ )?"
+                r"(?:statement|document|report|book|film|article|operation|plan|agreement|treaty|declaration|programme|"
+                r"program|initiative|strategy|policy|doctrine|song|album|series|law|bill|resolution|speech|essay)\b|"
+                r"\btitle of\b|\b(?:what|how) (?:is|was|are|were) (?:it|they|this|that|the [\w-]+) (?:called|named|titled|"
+                r"entitled|dubbed)\b", re.I), Expect.TITLE),
     (re.compile(r"\bhow old\b|\bwhat age\b", re.I), Expect.AGE),
     (re.compile(r"\b(what|which) (exact |specific |precise )?(date|day)\b|\bexact date\b", re.I), Expect.DAY),
     (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|in what year|since when)\b", re.I),
@@ -43,6 +49,7 @@ _DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|Septemb
                   r"\s+\d{1,2}\b|\b\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|"
                   r"November|December)\b|\b\d{4}-\d\d-\d\d\b")
 _PLACE = re.compile(r"\b(?:in|at|near|outside|to|from|into)\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)")
+_TITLED = re.compile(r"[“\"«][^”\"»]{3,}[”\"»]|\b(?:entitled|titled|called|named|dubbed|known as)\s+[“\"«]?[A-Z]")
 _WHICH_PLACE = re.compile(r"\bwhich (city|country|town|region|province)\b", re.I)  # the place is named, not located
 _YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|"
                            r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
@@ -90,6 +97,8 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
     if kind is Expect.PLACE and not _WHICH_PLACE.search(question):  # 'Where…': a place after in/at/near/to/from
         return any(all(w.lower() not in asked for w in m.group(1).split()) for m in _PLACE.finditer(sentence))
+    if kind is Expect.TITLE:  # a quoted or 'entitled…' name
+        return any(m.group(0).lower() not in asked for m in _TITLED.finditer(sentence))
     if kind is Expect.DATE:
         return any(m.group(0).lower() not in asked for m in _YEAR_OR_DATE.finditer(sentence))
     names = [m.group(0).split() for m in _NAME.finditer(sentence)]
@@ -234,17 +243,30 @@ def holds(sentence: str, role: str, names: Sequence[str]) -> bool:
     return False
 
 
-_BETWEEN = re.compile(r"\bbetween (?:the )?((?:[A-Z][\w’'.-]*\s?)+) and (?:the )?((?:[A-Z][\w’'.-]*\s?)+)")
+_BETWEEN = re.compile(r"\bbetween (?:the )?((?:[A-Z][\w’'.-]*\s?)+?) and (?:the )?((?:[A-Z][\w’'.-]*(?:\s|$)?)+)")
+_PAIR_END = {"and", "in", "on", "over", "since", "during", "last", "this", "for", "from", "to", "at", "of", "by", "was",
+             "is", "were", "are", "has", "have", "had", "grew", "rose", "fell", "amounted", "reached", "stood", "totalled"}
+
+
+def _pair(text: str) -> tuple[str, str] | None:
+    """The two named parties of 'between A and B', unless B describes something ('the Vietnamese leader')."""
+    m = _BETWEEN.search(text)
+    if not m:
+        return None
+    rest = re.match(r"\s*([a-z]+)", text[m.end():])
+    if rest and rest.group(1) not in _PAIR_END:
+        return None
+    return m.group(1).strip(), m.group(2).strip()
 
 
 def same_pair(sentence: str, question: str) -> bool:
     """False when both speak of what is 'between' two named parties and the sentence never names one of the
     question's ('trade between Russia and Vietnam… $111 billion with the United States' may answer a question about
     US–Vietnam trade, not one about trade between Russia and North Korea)."""
-    asked = _BETWEEN.search(question)
-    if not asked or not _BETWEEN.search(sentence):
+    asked = _pair(question)
+    if not asked or not _pair(sentence):
         return True
-    return names_in(sentence, " ".join(asked.groups()).split())
+    return names_in(sentence, " ".join(asked).split())
 
 
 def _related(a: str, b: str) -> bool:
