@@ -254,3 +254,12 @@ def test_a_between_rule_ignores_parties_described_rather_than_named() -> None:
 
     q = "What statement followed the talks between Putin and the Vietnamese leader?"
     assert same_pair("The talks between Vladimir Putin and Tho Lam resulted in a statement.", q)
+
+
+def test_headlines_and_photo_captions_count_as_display_text() -> None:
+    from rag.answering.evidence import _is_display
+
+    assert _is_display("Iran provides vital military support with the delivery of drones and missiles")
+    assert _is_display("Putin (left) and Kim Jong-un (right) speak at a press conference on June 19, 2024. (EPA/Yonhap)")
+    assert not _is_display("The factory can produce thousands of drones, US officials said.")
+    assert not _is_display("“We will respond,” he said.")

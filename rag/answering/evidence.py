@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ from rag.types import Chunk, Passage
 DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
 LOCAL_SHARE = 0.5  # weight of the candidates' own idf in a question term's weight (the rest: corpus idf)
 CONTEXT_CREDIT = 0.8  # share of a predecessor-plus-sentence score a sentence may inherit
+DISPLAY_SHARE = 0.9  # headlines and captions restate the body in fewer words: body sentences are better evidence
+_CAPTION = re.compile(r"\((?:left|right|center|centre|top|bottom)\)|\([A-Z][\w.-]*(?:\s?/\s?[A-Z][\w.-]*)+\)\.?$|"
+                      r"^(?:Photo|Image|Picture|Credit)s?\b")
 
 
 @dataclass
@@ -98,9 +102,15 @@ def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder
         sent.vector = vec
         sent.dense = scorer.similarity(vec)
         sent.coverage = scorer.coverage(sent.text)
-        sent.score = scorer.combine(sent.dense, sent.coverage)
+        sent.score = scorer.combine(sent.dense, sent.coverage) * (DISPLAY_SHARE if _is_display(sent.text) else 1.0)
     _credit_context(list(seen.values()), scorer)
     return list(seen.values())
+
+
+def _is_display(text: str) -> bool:
+    """A headline, standfirst or photo caption: no closing punctuation, '(left)', or a trailing '(EPA/Yonhap)'."""
+    t = text.rstrip()
+    return not re.search(r"[.!?…\"”»'’)\]]$", t) or bool(_CAPTION.search(t))
 
 
 def _credit_context(sentences: list[Sentence], scorer: Scorer) -> None:
