@@ -10,11 +10,11 @@ from typing import Any
 
 from rag.answering.cite import check
 from rag.answering.condense import condense
+from rag.answering.context import gather, score_parts
 from rag.answering.evidence import Scorer, sentences_of
 from rag.answering.expect import split_parts
 from rag.answering.generate import generate
-from rag.answering.rerank import rerank, select_context
-from rag.answering.retrieve import Filters, retrieve
+from rag.answering.retrieve import Filters
 from rag.answering.synthesize import Draft, extract
 from rag.errors import InputError, LLMError
 from rag.ingestion.index import Indexer, sync_lexical
@@ -179,14 +179,21 @@ class Engine:
         tick = time.perf_counter()
         standalone = condense(question, history, llm)
         timings["condense"] = _ms(tick)
-        passages, sentences, scorer = self._gather(standalone, filters, timings)
+        complete = {d for d, r in self._docs.items() if r.get("status") == "complete"}
+        allowed = None
+        if filters.active or len(complete) != len(self._docs):
+            allowed = {d for d in complete if filters.allows(d, str(self._docs[d].get("date", "")))}
+        found = gather(standalone, store=self.store, lexical=self.lexical, embedder=self.embedder,
+                       settings=self.settings, filters=filters, allowed=allowed, timings=timings)
+        passages = [self._passage(c.chunk, c.fused, c.dense_rank, c.lexical_rank) for c in found.chosen]
+        sentences = found.sentences
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         context_sents = [s for s in sentences if s.chunk_id in by_chunk]
         answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
                         context_tokens=sum(_tokens(p) for p in passages))
         tick = time.perf_counter()
         draft = extract(context_sents, by_chunk, question=standalone,
-                        parts=self._parts(standalone, [p.chunk.text for p in passages]),
+                        parts=found.parts,
                         max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         if llm is None or draft.abstained:
             # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
@@ -225,51 +232,18 @@ class Engine:
         answer.timings = {**timings}
         yield answer
 
-    def _gather(self, query: str, filters: Filters, timings: dict[str, float]):
-        """Retrieve, rerank and pack the context; also return the scored sentences of the candidates."""
-        tick = time.perf_counter()
-        qvec = self.embedder.embed([query])[0]
-        timings["embed"] = _ms(tick)
-        tick = time.perf_counter()
-        complete = {d for d, r in self._docs.items() if r.get("status") == "complete"}
-        allowed = None
-        if filters.active or len(complete) != len(self._docs):
-            allowed = {d for d in complete if filters.allows(d, str(self._docs[d].get("date", "")))}
-        cands = retrieve(qvec, query, self.store, self.lexical, k=self.settings.candidates,
-                         rrf_k=self.settings.rrf_k, filters=filters, allowed_docs=allowed)
-        timings["retrieve"] = _ms(tick)
-        tick = time.perf_counter()
-        scorer = Scorer(query, qvec, self.lexical)
-        pool = cands[: 3 * self.settings.context_tokens // self.settings.chunk_size]
-        scorer.localize([c.chunk.text for c in pool])
-        sentences = sentences_of([c.chunk for c in pool], self.store, scorer, self.embedder)
-        ordered = rerank(pool, sentences)
-        chosen, _ = select_context(ordered, self.settings.context_tokens)
-        timings["rerank"] = _ms(tick)
-        passages = [self._passage(c.chunk, c.fused, c.dense_rank, c.lexical_rank) for c in chosen]
-        return passages, sentences, scorer
-
-    def _parts(self, question: str, texts: Sequence[str]) -> list[tuple[str, Scorer]]:
-        """Sub-questions of a multi-part question, each with its own scorer (empty for one part)."""
-        parts = split_parts(question)
-        if len(parts) <= 1:
-            return []
-        vecs = self.embedder.embed(parts)
-        scorers = [(p, Scorer(p, v, self.lexical)) for p, v in zip(parts, vecs, strict=True)]
-        for _, scorer in scorers:
-            scorer.localize(texts)
-        return scorers
-
     def answer_from_passages(self, question: str, passages: Sequence[Passage]) -> Answer:
         """Run only the extractive synthesizer on given passages (lets a baseline share our synthesizer)."""
         self.refresh()
-        qvec = self.embedder.embed([question])[0]
-        scorer = Scorer(question, qvec, self.lexical)
+        parts = split_parts(question)
+        parts = parts if len(parts) > 1 else []
+        vecs = self.embedder.embed([question, *parts])
+        scorer = Scorer(question, vecs[0], self.lexical)
         texts = [p.chunk.text for p in passages]
         scorer.localize(texts)
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
-        draft = extract(sentences, by_chunk, question=question, parts=self._parts(question, texts),
+        draft = extract(sentences, by_chunk, question=question, parts=score_parts(parts, vecs[1:], self.lexical, texts),
                         max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
                         context=list(passages), context_tokens=sum(_tokens(p) for p in passages))

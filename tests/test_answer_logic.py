@@ -263,3 +263,51 @@ def test_headlines_and_photo_captions_count_as_display_text() -> None:
     assert _is_display("Putin (left) and Kim Jong-un (right) speak at a press conference on June 19, 2024. (EPA/Yonhap)")
     assert not _is_display("The factory can produce thousands of drones, US officials said.")
     assert not _is_display("“We will respond,” he said.")
+
+
+def test_which_official_questions_expect_a_person_named_beyond_the_title_asked() -> None:
+    q = "Which Russian deputy foreign minister said the treaty is not directed against South Korea?"
+    assert expected(q) is Expect.PERSON and expected("Which former US national security adviser said it?") is Expect.PERSON
+    assert expected("What did the president say?") is Expect.ANY
+    assert offers("Deputy Foreign Minister Andrei Rudenko said the treaty is not directed at anyone.", Expect.PERSON, q)
+    assert not offers("Russian President Vladimir Putin met him.", Expect.PERSON, "Who is Russian President Vladimir Putin?")
+
+
+def test_a_part_already_answered_by_an_earlier_lead_gets_no_lead_of_its_own() -> None:
+    """'Which US president pulled out of it, and in what year?': the Trump sentence states the year too."""
+    from rag.answering.evidence import Scorer
+    from rag.answering.synthesize import extract
+
+    texts = {"a": "The decision in 2018 by former U.S. President Donald Trump to exit the agreement hurt it.",
+             "b": "Trade between Russia and China last year was recorded at US$240.1 billion."}
+    passages, sentences = {}, []
+    for doc, text in texts.items():
+        chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
+        passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
+        sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id, score=0.5))
+    for s in sentences:
+        s.context_score = s.score
+
+    class Fixed(Scorer):
+        def __init__(self, best: str) -> None:
+            self.best = best
+
+        def score(self, sentence: Sentence) -> float:
+            return 0.6 if sentence.doc_id == self.best else 0.3
+
+    parts = [("Which US president pulled out of it?", Fixed("a")), ("in what year?", Fixed("b"))]
+    draft = extract(sentences, passages, question="Which US president pulled out of it, and in what year?",
+                    parts=parts, max_sentences=3, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a"]
+
+
+def test_each_part_of_a_question_brings_its_own_best_candidates() -> None:
+    from rag.answering.context import _pool
+    from rag.answering.retrieve import Candidate
+
+    def cands(*ids: str) -> list[Candidate]:
+        return [Candidate(chunk=Chunk(chunk_id=i, doc_id=i, position=0, start=0, end=1, text=i), fused=1.0 / (n + 2))
+                for n, i in enumerate(ids)]
+
+    pool = _pool([cands("q1", "q2", "q3", "q4"), cands("p1", "q1", "p2")], 4)
+    assert [c.chunk.chunk_id for c in pool] == ["q1", "q2", "q3", "q4", "p1"]

@@ -36,7 +36,11 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
     (re.compile(r"\b(how (many|much|old|large|big|long|far)|what (percentage|percent|share|portion|proportion|"
                 r"fraction|number|amount|value|size|sum|figure|total)|what (is|was|are|were) (the |\w+'s )?(population|"
                 r"gdp|value|size|cost|price|total|number|amount|rate|\w+ rate))\b", re.I), Expect.NUMBER),
-    (re.compile(r"\b(who|whom|whose|what is the name of|what was the name of|name the)\b", re.I), Expect.PERSON),
+    (re.compile(r"\b(who|whom|whose|what is the name of|what was the name of|name the)\b|\b(which|what) "
+                r"(?:(?:(?-i:[A-Z])[\w.]*|former|deputy|vice|foreign|prime|national|security|senior|top|chief|defen[cs]e|"
+                r"finance|trade|economic|military) ){0,4}(?:president|leader|minister|official|politician|chancellor|king|"
+                r"queen|secretary|spokes(?:man|woman|person)|general|ambassador|diplomat|analyst|expert|journalist|author|"
+                r"adviser|advisor|commander|envoy|senator|governor|mayor|ceo|chairman|chief)\b", re.I), Expect.PERSON),
     (re.compile(r"\b(where|which (city|country|town|region|province)|in what (city|country))\b", re.I), Expect.PLACE),
 ]
 _NUMBER = re.compile(r"(?<![\d.,])(?!(?:1[89]|20)\d\d\b)\d+(?:[.,]\d+)*|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -102,9 +106,18 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
     if kind is Expect.DATE:
         return any(m.group(0).lower() not in asked for m in _YEAR_OR_DATE.finditer(sentence))
     names = [m.group(0).split() for m in _NAME.finditer(sentence)]
-    if kind is Expect.PERSON:  # a person is named by at least two capitalised words
-        names = [n for n in names if len(n) >= 2]
+    if kind is Expect.PERSON:  # a person is named by at least two capitalised words, after a title the question used
+        names = [_untitled(n, asked) for n in names if len(n) >= 2]  # 'Deputy Foreign Minister Andrei Rudenko'
+        names = [n for n in names if n]
     return any(all(w.lower() not in asked for w in n) for n in names)
+
+
+def _untitled(name: list[str], asked: str) -> list[str]:
+    """The name without the leading words the question already used (its title: 'Deputy Foreign Minister')."""
+    i = 0
+    while i < len(name) - 1 and re.search(rf"\b{re.escape(name[i].lower())}\b", asked):
+        i += 1
+    return name[i:]
 
 
 _COUNTED = re.compile(r"\bhow many ((?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?= (?:or|and|do|does|did|have|has|had|are|is|were|was|"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.answering.evidence import Sentence
+from rag.answering.evidence import Scorer, Sentence
 from rag.answering.retrieve import Candidate
 from rag.lexical import tokenize
 from rag.tokens import count_tokens
@@ -12,11 +12,14 @@ from rag.tokens import count_tokens
 DUPLICATE_JACCARD = 0.8
 
 
-def rerank(candidates: Sequence[Candidate], sentences: Sequence[Sentence]) -> list[Candidate]:
-    """Candidates ordered by a blend of their fused rank score and their best sentence's evidence score."""
+def rerank(candidates: Sequence[Candidate], sentences: Sequence[Sentence],
+           part_scorers: Sequence[Scorer] = ()) -> list[Candidate]:
+    """Candidates ordered by a blend of their fused rank score and their best sentence's evidence score (for a
+    multi-part question, the sentence's best score for any part)."""
     best: dict[str, float] = {}
     for s in sentences:
-        best[s.chunk_id] = max(best.get(s.chunk_id, 0.0), s.score)
+        score = max([s.score] + [p.score(s) for p in part_scorers])
+        best[s.chunk_id] = max(best.get(s.chunk_id, 0.0), score)
     top_fused = max((c.fused for c in candidates), default=1.0) or 1.0
 
     def key(c: Candidate) -> float:

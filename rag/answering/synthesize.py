@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.expect import (
+    Expect,
     action,
     counts,
     expected,
@@ -77,13 +78,12 @@ def extract(
     if not usable:
         return abstain(sentences, passages)
     windows = sentence_windows(sentences, passages)
-    if len(parts) <= 1:
-        leads = [_lead(usable, question, {id(s): s.score for s in usable}, threshold, windows)]
-    else:
-        leads = [_lead(usable, text, {id(s): scorer.score(s) for s in usable}, threshold, windows)
-                 for text, scorer in parts]
     chosen: list[Sentence] = []
-    for lead in leads:
+    for text, scorer in parts if len(parts) > 1 else [(question, None)]:
+        if chosen and expected(text) is not Expect.ANY and any(_fits(c, text, windows) for c in chosen):
+            continue  # '…, and in what year?' already answered by an earlier part's lead
+        scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
+        lead = _lead(usable, text, scores, threshold, windows)
         if lead is not None and not _redundant(lead, chosen):
             chosen.append(lead)
     if not chosen:
@@ -93,7 +93,8 @@ def extract(
     conflict = _differing_figure(top, sorted(rivals, key=lambda s: -s.score)) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
-    asks = [question] if len(parts) <= 1 else [text for text, _ in parts]
+    asks = [question] if len(parts) <= 1 else [  # parts whose expected answer no lead offers yet
+        text for text, _ in parts if expected(text) is Expect.ANY or not any(_fits(c, text, windows) for c in chosen)]
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
             break

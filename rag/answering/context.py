@@ -1,0 +1,78 @@
+"""Context stage: retrieve for the question and for each part of a multi-part one, rerank by evidence, pack a budget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answering.evidence import Scorer, Sentence, sentences_of
+from rag.answering.expect import split_parts
+from rag.answering.rerank import rerank, select_context
+from rag.answering.retrieve import Candidate, Filters, retrieve
+from rag.lexical import LexicalIndex
+from rag.providers import Embedder
+from rag.settings import Settings
+from rag.store import Store
+
+
+@dataclass
+class Gathered:
+    """What the answer stages work from."""
+
+    chosen: list[Candidate]  # the context, best first, within the token budget
+    sentences: list[Sentence]  # every sentence of the candidate pool, scored against the whole question
+    scorer: Scorer
+    parts: list[tuple[str, Scorer]]  # sub-questions with their own scorers; empty for a one-part question
+
+
+def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedder, settings: Settings,
+           filters: Filters, allowed: set[str] | None, timings: dict[str, float]) -> Gathered:
+    """Retrieve, rerank and pack the context. Each part of 'What did X do, and when did Y happen?' is retrieved on
+    its own as well, so the chunk that answers the second part is not crowded out by the first part's words."""
+    parts = split_parts(query)
+    texts = [query] + (parts if len(parts) > 1 else [])
+    tick = time.perf_counter()
+    vecs = embedder.embed(texts)
+    timings["embed"] = _ms(tick)
+    tick = time.perf_counter()
+    lists = [retrieve(vec, text, store, lexical, k=settings.candidates, rrf_k=settings.rrf_k, filters=filters,
+                      allowed_docs=allowed) for text, vec in zip(texts, vecs, strict=True)]
+    timings["retrieve"] = _ms(tick)
+    tick = time.perf_counter()
+    pool = _pool(lists, 3 * settings.context_tokens // settings.chunk_size)
+    pool_texts = [c.chunk.text for c in pool]
+    scorer = Scorer(query, vecs[0], lexical)
+    scorer.localize(pool_texts)
+    part_scorers = score_parts(texts[1:], vecs[1:], lexical, pool_texts)
+    sentences = sentences_of([c.chunk for c in pool], store, scorer, embedder)
+    ordered = rerank(pool, sentences, [s for _, s in part_scorers])
+    chosen, _ = select_context(ordered, settings.context_tokens)
+    timings["rerank"] = _ms(tick)
+    return Gathered(chosen=chosen, sentences=sentences, scorer=scorer, parts=part_scorers)
+
+
+def score_parts(parts: Sequence[str], vecs: Sequence[np.ndarray], lexical: LexicalIndex,
+                texts: Sequence[str]) -> list[tuple[str, Scorer]]:
+    """A scorer per sub-question, its term weights localized on the same candidate texts as the question's."""
+    scorers = [(p, Scorer(p, v, lexical)) for p, v in zip(parts, vecs, strict=True)]
+    for _, scorer in scorers:
+        scorer.localize(texts)
+    return scorers
+
+
+def _pool(lists: Sequence[Sequence[Candidate]], size: int) -> list[Candidate]:
+    """The question's best ``size`` candidates, then each part's best ``size // 2`` not already in."""
+    pool: dict[str, Candidate] = {}
+    for i, found in enumerate(lists):
+        for cand in found[: size if i == 0 else size // 2]:
+            have = pool.get(cand.chunk.chunk_id)
+            if have is None or cand.fused > have.fused:
+                pool[cand.chunk.chunk_id] = cand
+    return list(pool.values())
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
