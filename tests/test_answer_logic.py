@@ -311,3 +311,12 @@ def test_each_part_of_a_question_brings_its_own_best_candidates() -> None:
 
     pool = _pool([cands("q1", "q2", "q3", "q4"), cands("p1", "q1", "p2")], 4)
     assert [c.chunk.chunk_id for c in pool] == ["q1", "q2", "q3", "q4", "p1"]
+
+
+def test_an_either_or_question_is_split_into_its_two_sides() -> None:
+    assert split_parts("Has Vietnam been buying Russian weapons, or does it still depend on Russian arms?") == [
+        "Has Vietnam been buying Russian weapons?", "Does it still depend on Russian arms?"]
+    assert split_parts("Was the trip a sign of desperation or of growing influence?") == [
+        "Was the trip a sign of desperation?", "Was the trip a sign of growing influence?"]
+    assert split_parts("Is it 5 or 6?") == ["Is it 5?", "Is it 6?"]
+    assert split_parts("What did he say or do?") == ["What did he say or do?"]

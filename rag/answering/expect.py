@@ -80,10 +80,40 @@ def expected(question: str) -> Expect:
     return first[1] if first else Expect.ANY
 
 
+_POLAR = re.compile(r"^\s*(?:is|was|are|were|has|have|had|does|do|did|will|would|can|could|should)\b", re.I)
+_CLAUSE = re.compile(r"^(?:is|was|are|were|has|have|had|does|do|did|will|would|can|could|should)\b", re.I)
+
+
+def is_polar(question: str) -> bool:
+    """A yes/no question ('Is the treaty a threat to South Korea?')."""
+    return bool(_POLAR.match(question))
+
+
 def split_parts(question: str) -> list[str]:
-    """'What did X do, and when did Y happen?' -> two sub-questions; most questions have one part."""
+    """'What did X do, and when did Y happen?' -> two sub-questions; so does a yes/no question with two
+    alternatives ('Was the trip a sign of desperation or of growing influence?'), one per side. Most questions
+    have one part."""
     parts = [p.strip(" ,?") for p in _SPLIT.split(question) if p and p.strip(" ,?")]
-    return [p + "?" for p in parts] if len(parts) > 1 else [question]
+    if len(parts) > 1:
+        return [p + "?" for p in parts]
+    sides = _alternatives(question)
+    return sides or [question]
+
+
+def _alternatives(question: str) -> list[str]:
+    """The two sides of 'Is A … X, or Y?': Y replaces the first side's closing words from the word it starts with
+    ('a sign of desperation or of growing influence'), or else as many closing words as it has."""
+    if not _POLAR.match(question) or question.lower().count(" or ") != 1:
+        return []
+    first, second = (p.strip(" ,?") for p in re.split(r",?\s+or\s+", question.strip(), flags=re.I))
+    if not first or not second:
+        return []
+    if _CLAUSE.match(second):  # '…, or does it still depend on Russian arms imports?'
+        return [first + "?", second[:1].upper() + second[1:] + "?"]
+    head, lead = first.split(), second.split()[0].lower()
+    same = [i for i, w in enumerate(head) if w.lower() == lead and i > 0]  # '…a sign of desperation or of growth'
+    cut = same[-1] if same else max(1, len(head) - len(second.split()))
+    return [first + "?", " ".join(head[:cut] + [second]) + "?"]
 
 
 def offers(sentence: str, kind: Expect, question: str) -> bool:

@@ -14,6 +14,8 @@ from rag.answering.expect import (
     expected,
     focus,
     holds,
+    is_polar,
+    names_asked,
     names_in,
     offers,
     same_pair,
@@ -83,7 +85,7 @@ def extract(
         if chosen and expected(text) is not Expect.ANY and any(_fits(c, text, windows) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
-        lead = _lead(usable, text, scores, threshold, windows)
+        lead = _lead(usable, text, scores, threshold, windows, every_name=scorer is not None and is_polar(text))
         if lead is not None and not _redundant(lead, chosen):
             chosen.append(lead)
     if not chosen:
@@ -115,7 +117,7 @@ def extract(
 
 
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
-          windows: dict[int, str]) -> Sentence | None:
+          windows: dict[int, str], *, every_name: bool = False) -> Sentence | None:
     """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
 
     'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
@@ -126,18 +128,20 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if _fits(s, question, windows):
+        if _fits(s, question, windows, every_name):
             return s
     return None
 
 
-def _fits(s: Sentence, question: str, windows: dict[int, str]) -> bool:
-    """Whether the sentence offers the kind of answer the question asks for, about what it asks about."""
+def _fits(s: Sentence, question: str, windows: dict[int, str], every_name: bool = False) -> bool:
+    """Whether the sentence offers the kind of answer the question asks for, about what it asks about (with
+    ``every_name``, about everything the question names: one side of an either-or question)."""
     about = focus(question)
     verb = action(question)  # 'Who won…' needs a sentence in which someone won
     return (offers(s.text, expected(question), question) and uses_noun(s.text, about.nouns)
             and (not about.counted or counts(s.text, about.nouns))
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
+            and (not every_name or names_in(windows[id(s)], names_asked(question)))
             and names_in(windows[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
 
 
