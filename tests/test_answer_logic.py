@@ -320,3 +320,25 @@ def test_an_either_or_question_is_split_into_its_two_sides() -> None:
         "Was the trip a sign of desperation?", "Was the trip a sign of growing influence?"]
     assert split_parts("Is it 5 or 6?") == ["Is it 5?", "Is it 6?"]
     assert split_parts("What did he say or do?") == ["What did he say or do?"]
+
+
+def test_a_how_did_name_verb_question_prefers_a_close_sentence_using_that_verb() -> None:
+    from rag.answering.expect import how_verb, uses_verb
+    from rag.answering.synthesize import extract
+
+    q = "How did Kim Jong Un refer to the United States at the Eighth Congress?"
+    assert how_verb(q) == "refer" and how_verb("How has the greenback's share changed?") is None
+    assert uses_verb("In response, South Korea summoned the ambassador.", "respond")
+    assert not uses_verb("The two countries reached a high level of relations.", "react")
+    texts = {"a": "Kim Jong Un gave Xi details about the results of the Eighth Congress and the United States.",
+             "b": "At that meeting, Kim referred to the U.S. as «the main enemy» of North Korea."}
+    passages, sentences = {}, []
+    for doc, text in texts.items():
+        chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
+        passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
+        sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id,
+                                  score=0.64 if doc == "a" else 0.37))
+    for s in sentences:
+        s.context_score = s.score
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert draft.citations[0].doc_id == "b"

@@ -333,10 +333,20 @@ def action(question: str) -> str | None:
     return m.group(1).lower()
 
 
+def how_verb(question: str) -> str | None:
+    """The verb of 'How did <Name> <verb>…' ('How did Seoul respond…' -> 'respond'); None for other questions."""
+    m = re.match(r"\s*how (?:did|does|do|has|have|had|will|would|could|can) (?:the )?((?:(?-i:[A-Z])[\w’'.-]*\s+)+)((?-i:[a-z]+))\b",
+                 question, re.I)
+    if not m or not all(w[:1].isupper() for w in m.group(1).split()) or m.group(2).lower() in _AUXILIARY:
+        return None
+    return m.group(2).lower()
+
+
 def uses_verb(sentence: str, verb: str) -> bool:
     """Whether the sentence uses the verb in some form ('rejected' ~ 'rejects', 'reject'; 'won' only as 'won')."""
     base = re.sub(r"(?:ed|es|s|ing)$", "", verb) if len(verb) > 4 else verb
-    return any(w == verb or (len(base) >= 4 and w.startswith(base)) for w in re.findall(r"[a-z]+", sentence.lower()))
+    prefix = base if len(base) < 6 else base[:-1]  # 'respond' ~ 'response'
+    return any(w == verb or (len(base) >= 4 and w.startswith(prefix)) for w in re.findall(r"[a-z]+", sentence.lower()))
 
 
 _ASKING = _AUXILIARY | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "from", "in", "on",

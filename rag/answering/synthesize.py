@@ -14,6 +14,7 @@ from rag.answering.expect import (
     expected,
     focus,
     holds,
+    how_verb,
     is_polar,
     names_asked,
     names_in,
@@ -29,6 +30,7 @@ _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|milli
 _MIN_WORDS = 5
 OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
+VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 NOT_COVERED = "The indexed articles don't answer this question."
 
@@ -125,6 +127,13 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     best = scores[id(ranked[0])]
     if best < threshold:
         return None
+    verb = how_verb(question)  # 'How did Kim refer to the US…': a sentence in which he refers to it, if one is close
+    if verb is not None:
+        for s in ranked:
+            if scores[id(s)] < max(threshold, VERB_RATIO * best):
+                break
+            if uses_verb(s.text, verb) and _fits(s, question, windows, every_name):
+                return s
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
