@@ -342,3 +342,11 @@ def test_a_how_did_name_verb_question_prefers_a_close_sentence_using_that_verb()
         s.context_score = s.score
     draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
     assert draft.citations[0].doc_id == "b"
+
+
+def test_a_how_does_x_compare_question_needs_a_sentence_that_compares() -> None:
+    q = "How does the combined economic output of the Group of Seven compare with that of the BRICS bloc?"
+    assert expected(q) is Expect.COMPARISON
+    assert offers("The GDP of the G7 amounted to US$45.9 trillion, more than the US$30.8 trillion of BRICS.",
+                  Expect.COMPARISON, q)
+    assert not offers("While BRICS is an economic collective, it lacks the G7's military ties.", Expect.COMPARISON, q)

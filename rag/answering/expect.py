@@ -19,10 +19,13 @@ class Expect(StrEnum):
     PERSON = "person"
     PLACE = "place"
     TITLE = "title"
+    COMPARISON = "comparison"
     ANY = "any"
 
 
 _RULES: list[tuple[re.Pattern[str], Expect]] = [
+    (re.compile(r"\bhow (?:does|do|did|is|are|was|were|has|have) .+? compare(?:s|d)? (?:with|to|against)\b", re.I),
+     Expect.COMPARISON),
     (re.compile(r"\bwhat (?:is|was|are|were) the (?:title|name)s? of (?:the|a|an|this|that|his|her|their|its) (?:[\w-]+ )?"
                 r"(?:statement|document|report|book|film|article|operation|plan|agreement|treaty|declaration|programme|"
                 r"program|initiative|strategy|policy|doctrine|song|album|series|law|bill|resolution|speech|essay)\b|"
@@ -54,6 +57,8 @@ _DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|Septemb
                   r"November|December)\b|\b\d{4}-\d\d-\d\d\b")
 _PLACE = re.compile(r"\b(?:in|at|near|outside|to|from|into)\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)")
 _TITLED = re.compile(r"[“\"«][^”\"»]{3,}[”\"»]|\b(?:entitled|titled|called|named|dubbed|known as)\s+[“\"«]?[A-Z]")
+_COMPARES = re.compile(r"\b(than|compared|comparison|versus|vs|whereas|twice|double|triple|half|exceed\w*|surpass\w*|"
+                       r"outpac\w*|outstrip\w*|relative to|ahead of|behind)\b", re.I)
 _WHICH_PLACE = re.compile(r"\bwhich (city|country|town|region|province)\b", re.I)  # the place is named, not located
 _YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|"
                            r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
@@ -131,6 +136,8 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
     if kind is Expect.PLACE and not _WHICH_PLACE.search(question):  # 'Where…': a place after in/at/near/to/from
         return any(all(w.lower() not in asked for w in m.group(1).split()) for m in _PLACE.finditer(sentence))
+    if kind is Expect.COMPARISON:  # 'How does X compare with Y?': a sentence that sets one against the other
+        return bool(_COMPARES.search(sentence))
     if kind is Expect.TITLE:  # a quoted or 'entitled…' name
         return any(m.group(0).lower() not in asked for m in _TITLED.finditer(sentence))
     if kind is Expect.DATE:
