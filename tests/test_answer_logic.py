@@ -350,3 +350,13 @@ def test_a_how_does_x_compare_question_needs_a_sentence_that_compares() -> None:
     assert offers("The GDP of the G7 amounted to US$45.9 trillion, more than the US$30.8 trillion of BRICS.",
                   Expect.COMPARISON, q)
     assert not offers("While BRICS is an economic collective, it lacks the G7's military ties.", Expect.COMPARISON, q)
+
+
+def test_a_which_countries_question_needs_named_ones_listed() -> None:
+    q = "Which new members are listed for BRICS+?"
+    assert expected(q) is Expect.NAMES and expected("Which country did BRICS add?") is Expect.PLACE
+    assert offers("The BRICS+ group comprises Brazil, Russia, India, China and South Africa, along with Egypt, "
+                  "Ethiopia and Iran.", Expect.NAMES, q)
+    assert not offers("This year, BRICS added the United Arab Emirates as a member to counter the Group of Seven.",
+                      Expect.NAMES, q)
+    assert offers("Putin visited North Korea and Vietnam.", Expect.NAMES, "Which countries did Putin visit?")

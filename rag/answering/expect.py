@@ -20,10 +20,14 @@ class Expect(StrEnum):
     PLACE = "place"
     TITLE = "title"
     COMPARISON = "comparison"
+    NAMES = "names"
     ANY = "any"
 
 
 _RULES: list[tuple[re.Pattern[str], Expect]] = [
+    (re.compile(r"\b(?:which|what) (?:new |other |two |three |four |five |several )?(?:members|countries|nations|states|"
+                r"companies|firms|groups|cities|parties|leaders|officials|people|organi[sz]ations|allies|partners)\b", re.I),
+     Expect.NAMES),
     (re.compile(r"\bhow (?:does|do|did|is|are|was|were|has|have) .+? compare(?:s|d)? (?:with|to|against)\b", re.I),
      Expect.COMPARISON),
     (re.compile(r"\bwhat (?:is|was|are|were) the (?:title|name)s? of (?:the|a|an|this|that|his|her|their|its) (?:[\w-]+ )?"
@@ -59,6 +63,8 @@ _PLACE = re.compile(r"\b(?:in|at|near|outside|to|from|into)\s+(?:the\s+)?([A-Z][
 _TITLED = re.compile(r"[“\"«][^”\"»]{3,}[”\"»]|\b(?:entitled|titled|called|named|dubbed|known as)\s+[“\"«]?[A-Z]")
 _COMPARES = re.compile(r"\b(than|compared|comparison|versus|vs|whereas|twice|double|triple|half|exceed\w*|surpass\w*|"
                        r"outpac\w*|outstrip\w*|relative to|ahead of|behind)\b", re.I)
+_ENUMERATION = re.compile(r"\b[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*(?:,\s(?:the\s)?[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*)*,?"
+                          r"\s(?:and|or)\s(?:the\s)?[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*")
 _WHICH_PLACE = re.compile(r"\bwhich (city|country|town|region|province)\b", re.I)  # the place is named, not located
 _YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|"
                            r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
@@ -136,6 +142,9 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
     if kind is Expect.PLACE and not _WHICH_PLACE.search(question):  # 'Where…': a place after in/at/near/to/from
         return any(all(w.lower() not in asked for w in m.group(1).split()) for m in _PLACE.finditer(sentence))
+    if kind is Expect.NAMES:  # 'Which countries…': named ones, listed ('Egypt, Ethiopia and Iran'), not all asked
+        return any(any(w.lower() not in asked for w in re.findall(r"[A-Z][\w’'.-]*", m.group(0)))
+                   for m in _ENUMERATION.finditer(sentence))
     if kind is Expect.COMPARISON:  # 'How does X compare with Y?': a sentence that sets one against the other
         return bool(_COMPARES.search(sentence))
     if kind is Expect.TITLE:  # a quoted or 'entitled…' name
