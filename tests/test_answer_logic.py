@@ -360,3 +360,17 @@ def test_a_which_countries_question_needs_named_ones_listed() -> None:
     assert not offers("This year, BRICS added the United Arab Emirates as a member to counter the Group of Seven.",
                       Expect.NAMES, q)
     assert offers("Putin visited North Korea and Vietnam.", Expect.NAMES, "Which countries did Putin visit?")
+
+
+def test_which_treaty_needs_a_named_one_and_which_article_a_numbered_one() -> None:
+    q = "Which treaty did the new agreement replace?"
+    assert expected(q) is Expect.NAME and expected("Which article of the pact covers aid?") is Expect.NUMBER
+    assert offers("It replaces the Friendship, Cooperation, and Good Neighborliness Treaty.", Expect.NAME, q)
+    assert not offers("The visit ended with an open-ended treaty on partnership.", Expect.NAME, q)
+    assert offers("Article 4 commits both sides to military aid.", Expect.NUMBER, "Which article of the pact covers aid?")
+
+
+def test_may_the_verb_is_not_a_date() -> None:
+    q = "In what year did Russia sign the partnership?"
+    assert not offers("Moscow may be interested in reviving the naval base.", Expect.DATE, q)
+    assert offers("In May, Moscow signed it.", Expect.DATE, q)

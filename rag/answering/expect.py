@@ -21,6 +21,7 @@ class Expect(StrEnum):
     TITLE = "title"
     COMPARISON = "comparison"
     NAMES = "names"
+    NAME = "name"
     ANY = "any"
 
 
@@ -49,6 +50,10 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
                 r"queen|secretary|spokes(?:man|woman|person)|general|ambassador|diplomat|analyst|expert|journalist|author|"
                 r"adviser|advisor|commander|envoy|senator|governor|mayor|ceo|chairman|chief)\b", re.I), Expect.PERSON),
     (re.compile(r"\b(where|which (city|country|town|region|province)|in what (city|country))\b", re.I), Expect.PLACE),
+    (re.compile(r"\b(?:which|what) (?:article|section|clause|chapter|paragraph|provision|point)s? (?:of|in)\b", re.I),
+     Expect.NUMBER),  # a numbered provision: 'Article 4'
+    (re.compile(r"\bwhich (?!(?:one|ones|of|way|side|part|kind|type|sort|is|are|was|were|did|does|do|has|have)\b)[a-z]+\b", re.I),
+     Expect.NAME),  # 'Which treaty did it replace?': a named one
 ]
 _NUMBER = re.compile(r"(?<![\d.,])(?!(?:1[89]|20)\d\d\b)\d+(?:[.,]\d+)*|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"thirteen|fourteen|fifteen|twenty|thirty|forty|fifty|hundred|dozen|doubling|tripled)\b", re.I)
@@ -66,7 +71,7 @@ _COMPARES = re.compile(r"\b(than|compared|comparison|versus|vs|whereas|twice|dou
 _ENUMERATION = re.compile(r"\b[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*(?:,\s(?:the\s)?[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*)*,?"
                           r"\s(?:and|or)\s(?:the\s)?[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*")
 _WHICH_PLACE = re.compile(r"\bwhich (city|country|town|region|province)\b", re.I)  # the place is named, not located
-_YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(January|February|March|April|May|June|July|August|September|"
+_YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(?-i:January|February|March|April|May|June|July|August|September|"
                            r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
                            r"\b(last|this|next) (year|month|week)\b|\b(yesterday|today)\b|\b\d{4}-\d\d-\d\d\b", re.I)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zà-ÿ’'-]+(?:\s+[A-Z][\w’'-]+)*")

@@ -32,6 +32,7 @@ OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
 VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
+_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 NOT_COVERED = "The indexed articles don't answer this question."
 
 
@@ -84,7 +85,7 @@ def extract(
     windows = sentence_windows(sentences, passages)
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
-        if chosen and expected(text) is not Expect.ANY and any(_fits(c, text, windows) for c in chosen):
+        if chosen and expected(text) in _VALUES and any(_fits(c, text, windows) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
         lead = _lead(usable, text, scores, threshold, windows, every_name=scorer is not None and is_polar(text))
@@ -97,8 +98,8 @@ def extract(
     conflict = _differing_figure(top, sorted(rivals, key=lambda s: -s.score)) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
-    asks = [question] if len(parts) <= 1 else [  # parts whose expected answer no lead offers yet
-        text for text, _ in parts if expected(text) is Expect.ANY or not any(_fits(c, text, windows) for c in chosen)]
+    asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
+        text for text, _ in parts if expected(text) not in _VALUES or not any(_fits(c, text, windows) for c in chosen)]
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
             break
