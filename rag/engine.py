@@ -184,7 +184,8 @@ class Engine:
         if filters.active or len(complete) != len(self._docs):
             allowed = {d for d in complete if filters.allows(d, str(self._docs[d].get("date", "")))}
         found = gather(standalone, store=self.store, lexical=self.lexical, embedder=self.embedder,
-                       settings=self.settings, filters=filters, allowed=allowed, timings=timings)
+                       settings=self.settings, filters=filters, allowed=allowed, timings=timings,
+                       doc_chunks=lambda d: int(self._docs.get(d, {}).get("chunks") or 0))
         passages = [self._passage(c.chunk, c.fused, c.dense_rank, c.lexical_rank) for c in found.chosen]
         sentences = found.sentences
         by_chunk = {p.chunk.chunk_id: p for p in passages}

@@ -374,3 +374,19 @@ def test_may_the_verb_is_not_a_date() -> None:
     q = "In what year did Russia sign the partnership?"
     assert not offers("Moscow may be interested in reviving the naval base.", Expect.DATE, q)
     assert offers("In May, Moscow signed it.", Expect.DATE, q)
+
+
+def test_sentences_of_an_article_the_candidates_cover_well_score_higher() -> None:
+    """Three candidates from article 'a' (about the question), one stray chunk of a long unrelated article 'z'."""
+    from rag.answering.context import DOC_BONUS, _favour_covered_documents
+    from rag.answering.retrieve import Candidate
+
+    def cand(cid: str, doc: str) -> Candidate:
+        return Candidate(chunk=Chunk(chunk_id=cid, doc_id=doc, position=0, start=0, end=1, text="x"))
+
+    pool = [cand("a:0", "a"), cand("a:1", "a"), cand("a:2", "a"), cand("z:9", "z"), cand("s:0", "s")]
+    sents = [Sentence(key=(d, 0, 1), text="x", chunk_id=f"{d}:0", score=0.5, context_score=0.5) for d in "azs"]
+    _favour_covered_documents(sents, pool, {"a": 12, "z": 40, "s": 1}.get)
+    a, z, short = sents
+    assert a.score == 0.5 * (1 + DOC_BONUS) and z.score == 0.5
+    assert short.score == a.score  # a one-chunk article whose only chunk is a candidate is fully covered

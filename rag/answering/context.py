@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,9 @@ from rag.providers import Embedder
 from rag.settings import Settings
 from rag.store import Store
 
+DOC_BONUS = 0.2  # the most a sentence's score rises for coming from an article the candidates cover well
+DOC_COVERAGE = 3  # candidates from one article that count as covering it
+
 
 @dataclass
 class Gathered:
@@ -29,7 +33,8 @@ class Gathered:
 
 
 def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedder, settings: Settings,
-           filters: Filters, allowed: set[str] | None, timings: dict[str, float]) -> Gathered:
+           filters: Filters, allowed: set[str] | None, timings: dict[str, float],
+           doc_chunks: Callable[[str], int] | None = None) -> Gathered:
     """Retrieve, rerank and pack the context. Each part of 'What did X do, and when did Y happen?' is retrieved on
     its own as well, so the chunk that answers the second part is not crowded out by the first part's words."""
     parts = split_parts(query)
@@ -48,6 +53,7 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     scorer.localize(pool_texts)
     part_scorers = score_parts(texts[1:], vecs[1:], lexical, pool_texts)
     sentences = sentences_of([c.chunk for c in pool], store, scorer, embedder)
+    _favour_covered_documents(sentences, pool, doc_chunks)
     ordered = rerank(pool, sentences, [s for _, s in part_scorers])
     chosen, _ = select_context(ordered, settings.context_tokens)
     timings["rerank"] = _ms(tick)
@@ -61,6 +67,21 @@ def score_parts(parts: Sequence[str], vecs: Sequence[np.ndarray], lexical: Lexic
     for _, scorer in scorers:
         scorer.localize(texts)
     return scorers
+
+
+def _favour_covered_documents(sentences: Sequence[Sentence], pool: Sequence[Candidate],
+                              doc_chunks: Callable[[str], int] | None) -> None:
+    """Raise the scores of sentences from articles that several candidates come from (up to DOC_BONUS).
+
+    An article about the question tends to match it in more than one chunk; one stray sentence of an unrelated
+    article that happens to share its words does not. Short articles are judged by the chunks they have."""
+    found = Counter(c.chunk.doc_id for c in pool)
+    for s in sentences:
+        total = (doc_chunks(s.doc_id) if doc_chunks else 0) or DOC_COVERAGE
+        share = min(found[s.doc_id], DOC_COVERAGE) / min(max(total, 1), DOC_COVERAGE)
+        factor = 1.0 + DOC_BONUS * share if found[s.doc_id] > 1 or total == 1 else 1.0
+        s.score *= factor
+        s.context_score *= factor
 
 
 def _pool(lists: Sequence[Sequence[Candidate]], size: int) -> list[Candidate]:
