@@ -19,6 +19,7 @@ from rag.settings import Settings
 from rag.store import Store
 
 DOC_BONUS = 0.2  # the most a sentence's score rises for coming from an article the candidates cover well
+PART_CANDIDATES = 10  # candidates fetched from each retriever for each part of a multi-part question
 DOC_COVERAGE = 3  # candidates from one article that count as covering it
 
 
@@ -43,8 +44,9 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     vecs = embedder.embed(texts)
     timings["embed"] = _ms(tick)
     tick = time.perf_counter()
-    lists = [retrieve(vec, text, store, lexical, k=settings.candidates, rrf_k=settings.rrf_k, filters=filters,
-                      allowed_docs=allowed) for text, vec in zip(texts, vecs, strict=True)]
+    lists = [retrieve(vec, text, store, lexical, k=settings.candidates if i == 0 else PART_CANDIDATES,
+                      rrf_k=settings.rrf_k, filters=filters, allowed_docs=allowed)
+             for i, (text, vec) in enumerate(zip(texts, vecs, strict=True))]
     timings["retrieve"] = _ms(tick)
     tick = time.perf_counter()
     pool = _pool(lists, 3 * settings.context_tokens // settings.chunk_size)
