@@ -74,6 +74,17 @@ def make_context() -> tuple[list[Passage], list[Sentence]]:
     return [Passage(chunk=chunk, meta=DocMeta(title="T"))], sents
 
 
+def one_sentence_articles(texts: dict[str, str], scores: dict[str, float]) -> tuple[dict[str, Passage], list[Sentence]]:
+    """Articles of one sentence each (doc id -> text), the sentences scored as given."""
+    passages, sentences = {}, []
+    for doc, text in texts.items():
+        chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
+        passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
+        sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id, score=scores[doc],
+                                  context_score=scores[doc]))
+    return passages, sentences
+
+
 def test_supported_sentences_keep_a_verbatim_quote_and_markers_are_renumbered() -> None:
     passages, sents = make_context()
     out = check("The pact commits both sides to military assistance [1].", passages, sents, FakeEmbedder(), 0.5)
@@ -192,14 +203,7 @@ def test_another_article_is_cited_only_when_its_sentence_answers_the_question_to
 
     texts = {"a": "On a two day visit to Pyongyang, Putin signed a defense pact.",
              "b": "During his visit to Pyongyang, Putin signed an agreement with the country."}
-    passages, sentences = {}, []
-    for doc, text in texts.items():
-        chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
-        passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
-        sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id,
-                                  score=0.53 if doc == "a" else 0.55))
-    for s in sentences:
-        s.context_score = s.score
+    passages, sentences = one_sentence_articles(texts, {"a": 0.53, "b": 0.55})
     draft = extract(sentences, passages, question="How long was Putin's visit to Pyongyang?", max_sentences=3,
                     threshold=0.3)
     assert [c.doc_id for c in draft.citations] == ["a"]
@@ -280,13 +284,7 @@ def test_a_part_already_answered_by_an_earlier_lead_gets_no_lead_of_its_own() ->
 
     texts = {"a": "The decision in 2018 by former U.S. President Donald Trump to exit the agreement hurt it.",
              "b": "Trade between Russia and China last year was recorded at US$240.1 billion."}
-    passages, sentences = {}, []
-    for doc, text in texts.items():
-        chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
-        passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
-        sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id, score=0.5))
-    for s in sentences:
-        s.context_score = s.score
+    passages, sentences = one_sentence_articles(texts, {"a": 0.5, "b": 0.5})
 
     class Fixed(Scorer):
         def __init__(self, best: str) -> None:
@@ -332,14 +330,7 @@ def test_a_how_did_name_verb_question_prefers_a_close_sentence_using_that_verb()
     assert not uses_verb("The two countries reached a high level of relations.", "react")
     texts = {"a": "Kim Jong Un gave Xi details about the results of the Eighth Congress and the United States.",
              "b": "At that meeting, Kim referred to the U.S. as «the main enemy» of North Korea."}
-    passages, sentences = {}, []
-    for doc, text in texts.items():
-        chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
-        passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
-        sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id,
-                                  score=0.64 if doc == "a" else 0.37))
-    for s in sentences:
-        s.context_score = s.score
+    passages, sentences = one_sentence_articles(texts, {"a": 0.64, "b": 0.37})
     draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
     assert draft.citations[0].doc_id == "b"
 

@@ -120,3 +120,44 @@ def test_local_mode_runs_the_packaged_gguf_in_process(seeded_dir, embedder) -> N
     assert a.mode in ("local", "extractive")
     for c in a.citations:
         assert engine.document(c.doc_id).text[c.start : c.end] == c.quote
+
+
+def test_eval_with_an_llm_judges_for_real_and_caches_the_verdicts(llama_server, seeded_dir, tmp_path,
+                                                                   monkeypatch, capsys) -> None:
+    """`rag eval` with the packaged SmolLM2 served by llama.cpp as the judge: judged metrics in the rows, the judge
+    model recorded, verdicts cached; the second run asks the model nothing."""
+    import json
+
+    import rag
+    from rag.cli import main
+
+    rows = [json.loads(line) for line in open("eval/questions/seeds.jsonl", encoding="utf-8")]
+    picked = [r for r in rows if r["answerable"] and "history" not in r][:1]
+    questions = tmp_path / "two.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in picked), encoding="utf-8")
+    for key, value in {"RAG_DATA_DIR": str(seeded_dir), "RAG_LLM": "openai", "RAG_LLM_MODEL": "smollm2",
+                       "RAG_LLM_BASE_URL": llama_server.base_url, "RAG_OPENAI_API_KEY": SECRET,
+                       "RAG_LLM_MAX_TOKENS": "120"}.items():
+        monkeypatch.setenv(key, value)
+    report = tmp_path / "report"
+    runs = []
+    for n in (1, 2):
+        rag._engine = None
+        out = tmp_path / f"run{n}.json"
+        assert main(["eval", str(questions), "--json", str(out), "--report", str(report)]) == 0
+        runs.append(json.loads(out.read_text(encoding="utf-8")))
+    first, second = runs
+    assert first["summary"]["judge"]["model"] == "smollm2" and first["summary"]["judge"]["calls"] > 0
+    judged = [r for r in first["rows"]["ours"] if not r["abstained"]]
+    assert judged, "the question is answerable from the seeds"
+    for row in judged:
+        assert row.get("alce_citation_recall") is not None or row.get("judge_error")
+        assert "faithfulness" in row and "correctness" in row
+    assert (report / "judge_cache.json").is_file()
+    assert second["summary"]["judge"]["calls"] == 0 and second["summary"]["judge"]["cache_hits"] > 0
+    assert [r.get("alce_citation_recall") for r in second["rows"]["ours"]] == \
+        [r.get("alce_citation_recall") for r in first["rows"]["ours"]]
+    produced = capsys.readouterr()
+    assert SECRET not in produced.out + produced.err
+    assert SECRET not in (report / "report.md").read_text(encoding="utf-8")
+    rag._engine = None
