@@ -381,3 +381,13 @@ def test_sentences_of_an_article_the_candidates_cover_well_score_higher() -> Non
     a, z, short = sents
     assert a.score == 0.5 * (1 + DOC_BONUS) and z.score == 0.5
     assert short.score == a.score  # a one-chunk article whose only chunk is a candidate is fully covered
+
+
+def test_how_long_needs_a_duration_next_to_what_lasted() -> None:
+    from rag.answering.expect import focus, lasts
+
+    about = focus("How long was Putin's visit to Pyongyang?")
+    assert about.lasting and about.nouns == ("visit",)
+    assert lasts("Shortly after, on a two day visit to Pyongyang, he signed a pact.", about.nouns)
+    assert not lasts("For the first time in 24 years, Vladimir Putin travelled to North Korea.", about.nouns)
+    assert lasts("The war lasted three years.", focus("How long did the war last?").nouns)

@@ -174,6 +174,11 @@ def _untitled(name: list[str], asked: str) -> list[str]:
 _COUNTED = re.compile(r"\bhow many ((?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?= (?:or|and|do|does|did|have|has|had|are|is|were|was|"
                       r"will|would|can|could|in|on|at|of|for|from|to|by|with|that|which|who)\b|[ ,?]*$|,| \w+ed\b)",
                       re.I)
+_LONG = re.compile(r"\bhow long (?:was|is|were|are|did|does|do|will|would) (?:the |a |an |this |that |his |her |its |their |"
+                   r"[A-Z][\w.-]*['’]s )?((?:[a-z]+ )?[a-z]+)\b(?=\s+(?:last|take|run|go|stay|to|in|at|on|for|of)\b|\s*\?|$)",
+                   re.I)
+_DURATION = re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few|"
+                       r"couple of)[\s-]+(?:second|minute|hour|day|night|week|fortnight|month|year|decade)s?\b", re.I)
 _OWNER = re.compile(r"^\s*(?:the\s+)?((?:[A-Z][\w’'.-]*\s*)+)")
 _POSSESSOR = re.compile(r"\b([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)['’]s\s+$")
 
@@ -185,6 +190,7 @@ class Focus(NamedTuple):
     names: tuple[str, ...]
     counted: bool = False  # 'how many <noun>': a number must count the noun itself
     role: str = ""  # 'Who is the Secretary-General of the United Nations': the title the names must hold
+    lasting: bool = False  # 'How long was the visit': a duration must be given next to the noun
 
 
 def focus(question: str) -> Focus:
@@ -200,6 +206,9 @@ def focus(question: str) -> Focus:
 
 
 def _focus(question: str) -> Focus:
+    m = _LONG.search(question)
+    if m:
+        return Focus(tuple(m.group(1).split()), (), lasting=True)  # 'the war' or 'the state visit': either noun
     m = _COUNTED.search(question)
     if m:
         words = m.group(1).split()
@@ -281,6 +290,19 @@ def counts(sentence: str, nouns: Sequence[str]) -> bool:
                 j += 1
             if j > i + 1 and j < len(words) and is_count(j):
                 return True
+    return False
+
+
+def lasts(sentence: str, nouns: Sequence[str]) -> bool:
+    """Whether the sentence gives a duration within four words of the noun: 'a two day visit', 'the war lasted
+    three years' — not 'for the first time in 24 years' in a sentence about a trip."""
+    words = re.findall(r"[\w’'-]+", sentence.lower())
+    wanted = {stem(n.lower()) for n in nouns}
+    spans = [(len(re.findall(r"[\w’'-]+", sentence[: m.start()])), len(re.findall(r"[\w’'-]+", sentence[: m.end()])))
+             for m in _DURATION.finditer(sentence)]
+    for i, w in enumerate(words):
+        if stem(w) in wanted and any(a - 4 <= i <= b + 4 for a, b in spans):
+            return True
     return False
 
 

@@ -16,6 +16,7 @@ from rag.answering.expect import (
     holds,
     how_verb,
     is_polar,
+    lasts,
     names_asked,
     names_in,
     offers,
@@ -149,7 +150,7 @@ def _fits(s: Sentence, question: str, windows: dict[int, str], every_name: bool 
     about = focus(question)
     verb = action(question)  # 'Who won…' needs a sentence in which someone won
     return (offers(s.text, expected(question), question) and uses_noun(s.text, about.nouns)
-            and (not about.counted or counts(s.text, about.nouns))
+            and (not about.counted or counts(s.text, about.nouns)) and (not about.lasting or lasts(s.text, about.nouns))
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
             and (not every_name or names_in(windows[id(s)], names_asked(question)))
             and names_in(windows[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
