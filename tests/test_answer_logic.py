@@ -117,7 +117,7 @@ def test_a_model_that_says_the_sources_are_silent_abstains() -> None:
 
 
 def test_a_question_focus_names_the_noun_and_the_names_an_answer_must_be_about() -> None:
-    from rag.answering.expect import Focus, focus
+    from rag.answering.focus import Focus, focus
 
     assert focus("What is the population of Vietnam?") == Focus(("population",), ("Vietnam",))
     assert focus("What was Russia's inflation rate in 2023?") == Focus(("inflation",), ("Russia", "2023"))
@@ -130,7 +130,7 @@ def test_a_question_focus_names_the_noun_and_the_names_an_answer_must_be_about()
 
 
 def test_the_focus_noun_must_be_a_common_word_and_the_names_present_in_any_form() -> None:
-    from rag.answering.expect import names_in, uses_noun
+    from rag.answering.focus import names_in, uses_noun
 
     assert not uses_noun("Sarah Pritchard serves as chief economist at Solelum Capital.", ("capital",))
     assert uses_noun("Canberra is the capital of Australia.", ("capital",))
@@ -145,7 +145,7 @@ def test_the_focus_noun_must_be_a_common_word_and_the_names_present_in_any_form(
 
 def test_a_distractor_that_shares_a_word_does_not_answer_a_focused_question() -> None:
     """'What is the capital of Australia?' over a sentence naming 'Solelum Capital' in an article about Australia."""
-    from rag.answering.expect import focus, names_in, uses_noun
+    from rag.answering.focus import focus, names_in, uses_noun
 
     about = focus("What is the capital of Australia?")
     distractor = "Sarah Pritchard, 42, serves as chief economist at Solelum Capital."
@@ -179,7 +179,7 @@ def test_term_weights_follow_the_candidates_not_only_unrelated_documents() -> No
 
 
 def test_a_who_did_what_question_needs_a_sentence_with_that_action() -> None:
-    from rag.answering.expect import action, uses_verb
+    from rag.answering.focus import action, uses_verb
 
     assert action("Who won the 2022 FIFA World Cup?") == "won"
     assert action("Who promptly rejected Putin's terms?") == "rejected"
@@ -211,7 +211,7 @@ def test_another_article_is_cited_only_when_its_sentence_answers_the_question_to
 
 
 def test_how_many_needs_a_number_that_counts_the_noun() -> None:
-    from rag.answering.expect import counts, focus
+    from rag.answering.focus import counts, focus
 
     about = focus("How many North Korean troops have been deployed to the front in Ukraine?")
     assert about.counted and about.nouns == ("troops",)
@@ -223,7 +223,7 @@ def test_how_many_needs_a_number_that_counts_the_noun() -> None:
 
 
 def test_who_holds_a_title_needs_the_title_held_at_that_organisation() -> None:
-    from rag.answering.expect import focus, holds
+    from rag.answering.focus import focus, holds
 
     about = focus("Who is the current Secretary-General of the United Nations?")
     assert about.role == "Secretary-General" and about.names == ("United", "Nations")
@@ -235,7 +235,7 @@ def test_who_holds_a_title_needs_the_title_held_at_that_organisation() -> None:
 
 
 def test_trade_between_other_parties_does_not_answer_a_between_question() -> None:
-    from rag.answering.expect import same_pair
+    from rag.answering.focus import same_pair
 
     q = "What is the value of bilateral trade between Russia and North Korea?"
     assert not same_pair("Bilateral trade between Russia and Vietnam amounted to $3.6 billion.", q)
@@ -254,7 +254,7 @@ def test_a_title_question_needs_a_quoted_or_entitled_name() -> None:
 
 
 def test_a_between_rule_ignores_parties_described_rather_than_named() -> None:
-    from rag.answering.expect import same_pair
+    from rag.answering.focus import same_pair
 
     q = "What statement followed the talks between Putin and the Vietnamese leader?"
     assert same_pair("The talks between Vladimir Putin and Tho Lam resulted in a statement.", q)
@@ -321,7 +321,7 @@ def test_an_either_or_question_is_split_into_its_two_sides() -> None:
 
 
 def test_a_how_did_name_verb_question_prefers_a_close_sentence_using_that_verb() -> None:
-    from rag.answering.expect import how_verb, uses_verb
+    from rag.answering.focus import how_verb, uses_verb
     from rag.answering.synthesize import extract
 
     q = "How did Kim Jong Un refer to the United States at the Eighth Congress?"
@@ -384,7 +384,7 @@ def test_sentences_of_an_article_the_candidates_cover_well_score_higher() -> Non
 
 
 def test_how_long_needs_a_duration_next_to_what_lasted() -> None:
-    from rag.answering.expect import focus, lasts
+    from rag.answering.focus import focus, lasts
 
     about = focus("How long was Putin's visit to Pyongyang?")
     assert about.lasting and about.nouns == ("visit",)

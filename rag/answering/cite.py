@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.answering.evidence import Sentence, sentence_windows
-from rag.answering.expect import names_asked, names_in
+from rag.answering.focus import names_asked, names_in
 from rag.answering.generate import says_not_covered
 from rag.answering.synthesize import figures
 from rag.lexical import tokenize

@@ -7,19 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
-from rag.answering.expect import (
-    Expect,
+from rag.answering.expect import Expect, expected, is_polar, offers
+from rag.answering.focus import (
     action,
     counts,
-    expected,
     focus,
     holds,
     how_verb,
-    is_polar,
     lasts,
     names_asked,
     names_in,
-    offers,
     same_pair,
     uses_noun,
     uses_verb,

@@ -1,0 +1,248 @@
+"""What a question is about (a counted noun, names, a title, a pair, a verb) and whether a sentence is about it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from rag.lexical import stem
+
+_ATTRIBUTE = re.compile(r"\bwhat (?:is|was|are|were) (?:the |\w+['’]s )(?:current |exact |total )?([a-z]+)\b", re.I)
+_GENERIC = {"value", "amount", "number", "size", "total", "name", "title", "figure", "sum", "level", "share",
+            "result", "outcome", "purpose", "role", "reason", "goal", "aim", "point", "status", "state", "main",
+            "new", "first", "last", "largest", "biggest", "key", "most"}
+_COUNTED = re.compile(r"\bhow many ((?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?= (?:or|and|do|does|did|have|has|had|are|is|were|was|"
+                      r"will|would|can|could|in|on|at|of|for|from|to|by|with|that|which|who)\b|[ ,?]*$|,| \w+ed\b)",
+                      re.I)
+_LONG = re.compile(r"\bhow long (?:was|is|were|are|did|does|do|will|would) (?:the |a |an |this |that |his |her |its |their |"
+                   r"[A-Z][\w.-]*['’]s )?((?:[a-z]+ )?[a-z]+)\b(?=\s+(?:last|take|run|go|stay|to|in|at|on|for|of)\b|\s*\?|$)",
+                   re.I)
+_DURATION = re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few|"
+                       r"couple of)[\s-]+(?:second|minute|hour|day|night|week|fortnight|month|year|decade)s?\b", re.I)
+_OWNER = re.compile(r"^\s*(?:the\s+)?((?:[A-Z][\w’'.-]*\s*)+)")
+_POSSESSOR = re.compile(r"\b([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)['’]s\s+$")
+
+
+class Focus(NamedTuple):
+    """What the answer must be about: a noun it must use and names its sentence (or context) must mention."""
+
+    nouns: tuple[str, ...]  # alternatives ('documents or agreements'); empty: no noun required
+    names: tuple[str, ...]
+    counted: bool = False  # 'how many <noun>': a number must count the noun itself
+    role: str = ""  # 'Who is the Secretary-General of the United Nations': the title the names must hold
+    lasting: bool = False  # 'How long was the visit': a duration must be given next to the noun
+
+
+def focus(question: str) -> Focus:
+    """'How many North Korean troops…' -> troops + (North, Korean); 'What is the capital of Australia?' ->
+    capital + (Australia,); "Russia's inflation rate in 2023" -> inflation + (Russia, 2023); 'Who leads the United
+    Nations' style titles -> ('United', 'Nations'). A year the question names joins the names. Empty when the
+    question has no such focus."""
+    found = _focus(question)
+    if not found.nouns and not found.names:
+        return found
+    years = tuple(y for y in re.findall(r"\b(?:1[89]|20)\d\d\b", question) if y not in found.names)
+    return found._replace(names=found.names + years)
+
+
+def _focus(question: str) -> Focus:
+    m = _LONG.search(question)
+    if m:
+        return Focus(tuple(m.group(1).split()), (), lasting=True)  # 'the war' or 'the state visit': either noun
+    m = _COUNTED.search(question)
+    if m:
+        words = m.group(1).split()
+        alt = re.match(r" or ([\w’'-]+)", question[m.end(1):])
+        return Focus((words[-1],) + ((alt.group(1),) if alt else ()), tuple(w for w in words[:-1] if w[:1].isupper()),
+                     counted=True)
+    m = _ATTRIBUTE.search(question)  # 'What is the population of…': the specific property asked for
+    if m and m.group(1).lower() not in _GENERIC:
+        before, after = question[: m.start(1)], question[m.end(1):]
+        owner = _POSSESSOR.search(before)
+        of = re.match(r"(?:\s+\w+)?\s+of\s+(.*)", after)
+        names = owner.group(1).split() if owner else []
+        if of:
+            o = _OWNER.match(of.group(1))
+            names += o.group(1).split() if o else []
+        return Focus((m.group(1),), tuple(names))
+    m = re.search(r"\b(?i:who (?:is|was) (?:the )?(?:current |new |former )?([\w -]+?) of (?:the )?)((?:[A-Z][\w’'.-]*\s*)+)",
+                  question)
+    if m:
+        return Focus((), tuple(w for w in re.split(r"[\s-]+", m.group(2)) if w), role=m.group(1))
+    return Focus((), ())
+
+
+def names_in(text: str, names: Sequence[str], *, every: bool = True) -> bool:
+    """Whether every name (or, with ``every=False``, any name) occurs in the text: acronyms exactly, other words with
+    their derived forms ('Korea' ~ 'Korean', 'Ukraine' ~ 'Ukrainian', 'Russia' ~ 'Russian')."""
+    words = {w.strip(".’'") for w in re.findall(r"[\w’'.]+", text)}
+    lowered = {w.lower() for w in words}
+
+    def found(name: str) -> bool:
+        name = _bare(name)
+        if name.isupper() or name.isdigit():
+            return name in words
+        return name.lower() in lowered or any(_related(name.lower(), w) for w in lowered)
+
+    return all(map(found, names)) if every else any(map(found, names))
+
+
+def _bare(word: str) -> str:
+    """A name without its possessive and surrounding punctuation ("Russia's" -> Russia)."""
+    return re.sub(r"['’]s$", "", word).strip(".’'")
+
+
+def uses_noun(sentence: str, nouns: Sequence[str]) -> bool:
+    """Whether the sentence uses one of the nouns as a common word, not only inside a name ('Solelum Capital');
+    an acronym ('GDP') must appear as written. No nouns: True."""
+    if not nouns:
+        return True
+    words = re.findall(r"\b\w[\w-]*", sentence)
+    common = {stem(w) for w in words if w[:1].islower()}
+    return any(n in words if n.isupper() else stem(n.lower()) in common for n in nouns)
+
+
+_COUNT_WORD = re.compile(r"(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+                         r"fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|dozens?|tens)$", re.I)
+_LINK = {"numbering", "numbered", "number", "totaling", "totalling", "totaled", "totalled", "total", "reached",
+         "reaching", "estimated", "put", "stood", "at", "about", "around", "some", "nearly", "over", "of", "to"}
+
+
+def counts(sentence: str, nouns: Sequence[str]) -> bool:
+    """Whether a number in the sentence counts one of the nouns: '11 cooperation agreements', 'thousands of drones',
+    'troops numbering 10,000' — not '10 times' next to 'troop deployment', nor '55.4% of troops'."""
+    words = re.findall(r"\d[\d,.]*%?|[A-Za-z][\w’'-]*", sentence)
+    lowered = [w.lower() for w in words]
+    wanted = {stem(n.lower()) for n in nouns}
+
+    def is_count(i: int) -> bool:
+        w = lowered[i]
+        if not _COUNT_WORD.match(w) or re.fullmatch(r"(?:1[89]|20)\d\d", w):
+            return False
+        return i + 1 >= len(words) or lowered[i + 1] not in {"percent", "per", "%"}
+
+    for i, w in enumerate(lowered):
+        if is_count(i) and any(stem(x) in wanted for x in lowered[i + 1 : i + 7]):
+            return True
+        if stem(w) in wanted:  # 'troops numbering 10,000', 'agreements, totalling 11'
+            j = i + 1
+            while j < len(words) and j <= i + 3 and lowered[j] in _LINK:
+                j += 1
+            if j > i + 1 and j < len(words) and is_count(j):
+                return True
+    return False
+
+
+def lasts(sentence: str, nouns: Sequence[str]) -> bool:
+    """Whether the sentence gives a duration within four words of the noun: 'a two day visit', 'the war lasted
+    three years' — not 'for the first time in 24 years' in a sentence about a trip."""
+    words = re.findall(r"[\w’'-]+", sentence.lower())
+    wanted = {stem(n.lower()) for n in nouns}
+    spans = [(len(re.findall(r"[\w’'-]+", sentence[: m.start()])), len(re.findall(r"[\w’'-]+", sentence[: m.end()])))
+             for m in _DURATION.finditer(sentence)]
+    for i, w in enumerate(words):
+        if stem(w) in wanted and any(a - 4 <= i <= b + 4 for a, b in spans):
+            return True
+    return False
+
+
+def holds(sentence: str, role: str, names: Sequence[str]) -> bool:
+    """Whether the sentence gives the role as the named organisation's: 'Secretary-General of the United Nations',
+    'UN Secretary-General', "the United Nations' Secretary-General" — not 'a Secretary General at Marerant & Co.'"""
+    words = re.findall(r"[\w’'.&]+", sentence)
+    lowered = [_bare(w).lower() for w in words]
+    title = [w.lower() for w in re.split(r"[\s-]+", role) if w]
+    acronym = "".join(n[:1] for n in names if n[:1].isupper())
+    wanted = {n.lower() for n in names} | ({acronym.lower()} if len(acronym) > 1 else set())
+
+    def mentions(span: list[str]) -> bool:
+        return any(w == n or _related(w, n) for w in span for n in wanted)
+
+    for i in range(len(lowered) - len(title) + 1):
+        if lowered[i : i + len(title)] != title:
+            continue
+        before, after = lowered[max(0, i - 3) : i], lowered[i + len(title) : i + len(title) + 3]
+        if after[:1] == ["of"] and mentions(after[1:] + lowered[i + len(title) + 3 : i + len(title) + 4]):
+            return True
+        if mentions(before):
+            return True
+    return False
+
+
+_BETWEEN = re.compile(r"\bbetween (?:the )?((?:[A-Z][\w’'.-]*\s?)+?) and (?:the )?((?:[A-Z][\w’'.-]*(?:\s|$)?)+)")
+_PAIR_END = {"and", "in", "on", "over", "since", "during", "last", "this", "for", "from", "to", "at", "of", "by", "was",
+             "is", "were", "are", "has", "have", "had", "grew", "rose", "fell", "amounted", "reached", "stood", "totalled"}
+
+
+def _pair(text: str) -> tuple[str, str] | None:
+    """The two named parties of 'between A and B', unless B describes something ('the Vietnamese leader')."""
+    m = _BETWEEN.search(text)
+    if not m:
+        return None
+    rest = re.match(r"\s*([a-z]+)", text[m.end():])
+    if rest and rest.group(1) not in _PAIR_END:
+        return None
+    return m.group(1).strip(), m.group(2).strip()
+
+
+def same_pair(sentence: str, question: str) -> bool:
+    """False when both speak of what is 'between' two named parties and the sentence never names one of the
+    question's ('trade between Russia and Vietnam… $111 billion with the United States' may answer a question about
+    US–Vietnam trade, not one about trade between Russia and North Korea)."""
+    asked = _pair(question)
+    if not asked or not _pair(sentence):
+        return True
+    return names_in(sentence, " ".join(asked).split())
+
+
+def _related(a: str, b: str) -> bool:
+    """Two words that share all but at most one letter of the shorter one as a prefix (at least four letters)."""
+    shorter = min(len(a), len(b))
+    if shorter < 4:
+        return False
+    common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), shorter)
+    return common >= max(4, shorter - 1)
+
+
+_AUXILIARY = {"is", "was", "are", "were", "has", "have", "had", "did", "does", "do", "will", "would", "can", "could",
+              "should", "may", "might", "must"}
+
+
+def action(question: str) -> str | None:
+    """The verb of a 'Who <verb>…' question ('Who won the 2022 World Cup?' -> 'won'); None for 'Who is…' and others."""
+    m = re.match(r"\s*who\s+(?:\w+ly\s+)?([a-z]+)\b", question, re.I)
+    if not m or m.group(1).lower() in _AUXILIARY:
+        return None
+    return m.group(1).lower()
+
+
+def how_verb(question: str) -> str | None:
+    """The verb of 'How did <Name> <verb>…' ('How did Seoul respond…' -> 'respond'); None for other questions."""
+    m = re.match(r"\s*how (?:did|does|do|has|have|had|will|would|could|can) (?:the )?((?:(?-i:[A-Z])[\w’'.-]*\s+)+)((?-i:[a-z]+))\b",
+                 question, re.I)
+    if not m or not all(w[:1].isupper() for w in m.group(1).split()) or m.group(2).lower() in _AUXILIARY:
+        return None
+    return m.group(2).lower()
+
+
+def uses_verb(sentence: str, verb: str) -> bool:
+    """Whether the sentence uses the verb in some form ('rejected' ~ 'rejects', 'reject'; 'won' only as 'won')."""
+    base = re.sub(r"(?:ed|es|s|ing)$", "", verb) if len(verb) > 4 else verb
+    prefix = base if len(base) < 6 else base[:-1]  # 'respond' ~ 'response'
+    return any(w == verb or (len(base) >= 4 and w.startswith(prefix)) for w in re.findall(r"[a-z]+", sentence.lower()))
+
+
+_ASKING = _AUXILIARY | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "from", "in", "on",
+                        "according", "during", "and", "the", "i"}
+
+
+def names_asked(question: str) -> tuple[str, ...]:
+    """Capitalised words of the question except its first ('…trade between Russia and China…' -> Russia, China)."""
+    out = []
+    for i, m in enumerate(re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*", question)):
+        word = _bare(m.group(0)).strip(".’'-")
+        if (i == 0 and not question[: m.start()].strip()) or not word or word.lower() in _ASKING:
+            continue
+        out.extend(w for w in word.split("-") if w)
+    return tuple(dict.fromkeys(out))
