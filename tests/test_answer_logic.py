@@ -391,3 +391,24 @@ def test_how_long_needs_a_duration_next_to_what_lasted() -> None:
     assert lasts("Shortly after, on a two day visit to Pyongyang, he signed a pact.", about.nouns)
     assert not lasts("For the first time in 24 years, Vladimir Putin travelled to North Korea.", about.nouns)
     assert lasts("The war lasted three years.", focus("How long did the war last?").nouns)
+
+
+def test_a_how_many_lead_is_about_everything_the_question_names() -> None:
+    """'…22 missiles were involved' (an article about Chile citing a 'North Korean Security Association') does not
+    answer how many missiles North Korea sent to Russia; NATO's 30 countries answers NATO's size whatever the source."""
+    from rag.answering.focus import names_in
+    from rag.answering.synthesize import extract
+
+    assert names_in("NATO’s Cold War-era coalition consists of 30 countries.", ("NATO",))
+    q = "How many ballistic missiles has North Korea transferred to Russia?"
+    texts = {"a": "According to the North Korean Security Association, 22 missiles were involved in Chile."}
+    passages, sentences = one_sentence_articles(texts, {"a": 0.6})
+    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+    q = "How many countries does NATO consist of, according to the article about the alliance at the United Nations?"
+    texts = {"b": "Both backed NATO’s Cold War-era military coalition, which currently consists of 30 countries."}
+    passages, sentences = one_sentence_articles(texts, {"b": 0.6})
+    assert not extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+    follow_up = "How many agreements did they sign? (Putin, To Lam, Hanoi)"
+    texts = {"c": "In Vietnam, Putin met To Lam and oversaw the signing of 11 cooperation agreements."}
+    passages, sentences = one_sentence_articles(texts, {"c": 0.6})
+    assert not extract(sentences, passages, question=follow_up, max_sentences=2, threshold=0.25).abstained

@@ -76,7 +76,7 @@ def _focus(question: str) -> Focus:
 def names_in(text: str, names: Sequence[str], *, every: bool = True) -> bool:
     """Whether every name (or, with ``every=False``, any name) occurs in the text: acronyms exactly, other words with
     their derived forms ('Korea' ~ 'Korean', 'Ukraine' ~ 'Ukrainian', 'Russia' ~ 'Russian')."""
-    words = {w.strip(".’'") for w in re.findall(r"[\w’'.]+", text)}
+    words = {_bare(w) for w in re.findall(r"[\w’'.]+", text)}  # "NATO’s" counts as NATO
     lowered = {w.lower() for w in words}
 
     def found(name: str) -> bool:

@@ -149,8 +149,15 @@ def _fits(s: Sentence, question: str, windows: dict[int, str], every_name: bool 
     return (offers(s.text, expected(question), question) and uses_noun(s.text, about.nouns)
             and (not about.counted or counts(s.text, about.nouns)) and (not about.lasting or lasts(s.text, about.nouns))
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
-            and (not every_name or names_in(windows[id(s)], names_asked(question)))
+            and (not (every_name or about.counted) or names_in(windows[id(s)], names_asked(_own_words(question))))
             and names_in(windows[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
+
+
+def _own_words(question: str) -> str:
+    """The question without an 'according to …' clause (the source it names) and without the context a follow-up
+    carries in parentheses ('How many agreements did they sign? (Putin, Hanoi)')."""
+    question = re.sub(r"\s*\([^()]*\)\s*\??\s*$", "", question)
+    return re.sub(r",?\s*according to [^,?]*", "", question, flags=re.I)
 
 
 def _differing_figure(top: Sentence, ranked: Sequence[Sentence]) -> Sentence | None:
