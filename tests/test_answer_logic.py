@@ -412,3 +412,13 @@ def test_a_how_many_lead_is_about_everything_the_question_names() -> None:
     texts = {"c": "In Vietnam, Putin met To Lam and oversaw the signing of 11 cooperation agreements."}
     passages, sentences = one_sentence_articles(texts, {"c": 0.6})
     assert not extract(sentences, passages, question=follow_up, max_sentences=2, threshold=0.25).abstained
+
+
+def test_a_place_named_differently_may_be_the_one_thing_a_how_many_lead_misses() -> None:
+    from rag.answering.focus import entities_asked, most_entities_in
+
+    q = "How many agreements did Putin and To Lam sign in Hanoi?"
+    assert entities_asked(q) == [("Putin",), ("To", "Lam"), ("Hanoi",)]
+    assert most_entities_in("In Vietnam, Putin met To Lam and signed 11 agreements.", q)
+    assert not most_entities_in("22 missiles were involved, the North Korean Security Association said.",
+                                "How many ballistic missiles has North Korea transferred to Russia?")

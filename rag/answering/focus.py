@@ -246,3 +246,23 @@ def names_asked(question: str) -> tuple[str, ...]:
             continue
         out.extend(w for w in word.split("-") if w)
     return tuple(dict.fromkeys(out))
+
+
+def entities_asked(question: str) -> list[tuple[str, ...]]:
+    """The question's names grouped into the things they name ('Putin and To Lam … Hanoi' -> (Putin,), (To, Lam),
+    (Hanoi,)); each group's words as ``names_asked`` gives them."""
+    groups: list[tuple[str, ...]] = []
+    for m in re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*(?:[ –-]+[A-Z][\w’'.-]*)*", question):
+        words = names_asked(("" if m.start() == 0 else "x ") + m.group(0).replace("–", " "))  # skip the first word
+        if words:
+            groups.append(words)
+    return groups
+
+
+def most_entities_in(text: str, question: str) -> bool:
+    """Whether the text names what the question names: every one of one or two things, all but one of more (a
+    place may be named differently: 'in Hanoi' ~ 'in Vietnam')."""
+    groups = entities_asked(question)
+    found = sum(names_in(text, g) for g in groups)
+    return found >= (len(groups) if len(groups) <= 2 else len(groups) - 1)
+

@@ -15,6 +15,7 @@ from rag.answering.focus import (
     holds,
     how_verb,
     lasts,
+    most_entities_in,
     names_asked,
     names_in,
     same_pair,
@@ -32,6 +33,15 @@ VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score th
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 _VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 NOT_COVERED = "The indexed articles don't answer this question."
+
+
+@dataclass(frozen=True)
+class _Views:
+    """What a reader sees around each sentence (by ``id``): its window (title, the sentence before, the sentence) and
+    its passage (title and the whole chunk)."""
+
+    window: dict[int, str]
+    passage: dict[int, str]
 
 
 @dataclass
@@ -80,13 +90,14 @@ def extract(
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
-    windows = sentence_windows(sentences, passages)
+    views = _Views(window=sentence_windows(sentences, passages),
+                   passage={id(x): f"{passages[x.chunk_id].meta.title}\n{passages[x.chunk_id].chunk.text}" for x in sentences})
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
-        if chosen and expected(text) in _VALUES and any(_fits(c, text, windows) for c in chosen):
+        if chosen and expected(text) in _VALUES and any(_fits(c, text, views) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
-        lead = _lead(usable, text, scores, threshold, windows, every_name=scorer is not None and is_polar(text))
+        lead = _lead(usable, text, scores, threshold, views, every_name=scorer is not None and is_polar(text))
         if lead is not None and not _redundant(lead, chosen):
             chosen.append(lead)
     if not chosen:
@@ -97,13 +108,13 @@ def extract(
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
-        text for text, _ in parts if expected(text) not in _VALUES or not any(_fits(c, text, windows) for c in chosen)]
+        text for text, _ in parts if expected(text) not in _VALUES or not any(_fits(c, text, views) for c in chosen)]
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
             break
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
         # part of the question, gives a differing figure, or nearly ties with the lead.
-        near_tie = s.score >= OTHER_DOC_RATIO * top.score and any(_fits(s, q, windows) for q in asks)
+        near_tie = s.score >= OTHER_DOC_RATIO * top.score and any(_fits(s, q, views) for q in asks)
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
                 and same_pair(s.text, question)):
             chosen.append(s)
@@ -118,7 +129,7 @@ def extract(
 
 
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
-          windows: dict[int, str], *, every_name: bool = False) -> Sentence | None:
+          views: _Views, *, every_name: bool = False) -> Sentence | None:
     """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
 
     'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
@@ -131,17 +142,17 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
         for s in ranked:
             if scores[id(s)] < max(threshold, VERB_RATIO * best):
                 break
-            if uses_verb(s.text, verb) and _fits(s, question, windows, every_name):
+            if uses_verb(s.text, verb) and _fits(s, question, views, every_name):
                 return s
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if _fits(s, question, windows, every_name):
+        if _fits(s, question, views, every_name):
             return s
     return None
 
 
-def _fits(s: Sentence, question: str, windows: dict[int, str], every_name: bool = False) -> bool:
+def _fits(s: Sentence, question: str, views: _Views, every_name: bool = False) -> bool:
     """Whether the sentence offers the kind of answer the question asks for, about what it asks about (with
     ``every_name``, about everything the question names: one side of an either-or question)."""
     about = focus(question)
@@ -149,8 +160,9 @@ def _fits(s: Sentence, question: str, windows: dict[int, str], every_name: bool 
     return (offers(s.text, expected(question), question) and uses_noun(s.text, about.nouns)
             and (not about.counted or counts(s.text, about.nouns)) and (not about.lasting or lasts(s.text, about.nouns))
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
-            and (not (every_name or about.counted) or names_in(windows[id(s)], names_asked(_own_words(question))))
-            and names_in(windows[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
+            and (not every_name or names_in(views.window[id(s)], names_asked(question)))
+            and (not about.counted or most_entities_in(views.passage[id(s)], _own_words(question)))
+            and names_in(views.window[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
 
 
 def _own_words(question: str) -> str:
