@@ -10,9 +10,8 @@ from typing import Any
 
 from rag.answering.cite import check
 from rag.answering.condense import condense
-from rag.answering.context import gather, score_parts
-from rag.answering.evidence import Scorer, sentences_of
-from rag.answering.expect import split_parts
+from rag.answering.context import gather, scorers, sub_questions
+from rag.answering.evidence import sentences_of
 from rag.answering.generate import generate
 from rag.answering.retrieve import Filters
 from rag.answering.synthesize import Draft, extract
@@ -193,8 +192,7 @@ class Engine:
         answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
                         context_tokens=sum(_tokens(p) for p in passages))
         tick = time.perf_counter()
-        draft = extract(context_sents, by_chunk, question=standalone,
-                        parts=found.parts,
+        draft = extract(context_sents, by_chunk, question=standalone, parts=found.parts,
                         max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         if llm is None or draft.abstained:
             # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
@@ -236,15 +234,11 @@ class Engine:
     def answer_from_passages(self, question: str, passages: Sequence[Passage]) -> Answer:
         """Run only the extractive synthesizer on given passages (lets a baseline share our synthesizer)."""
         self.refresh()
-        parts = split_parts(question)
-        parts = parts if len(parts) > 1 else []
-        vecs = self.embedder.embed([question, *parts])
-        scorer = Scorer(question, vecs[0], self.lexical)
-        texts = [p.chunk.text for p in passages]
-        scorer.localize(texts)
+        texts = [question, *sub_questions(question)]
+        scorer, parts = scorers(texts, self.embedder.embed(texts), self.lexical, [p.chunk.text for p in passages])
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
-        draft = extract(sentences, by_chunk, question=question, parts=score_parts(parts, vecs[1:], self.lexical, texts),
+        draft = extract(sentences, by_chunk, question=question, parts=parts,
                         max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
                         context=list(passages), context_tokens=sum(_tokens(p) for p in passages))

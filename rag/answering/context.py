@@ -29,7 +29,6 @@ class Gathered:
 
     chosen: list[Candidate]  # the context, best first, within the token budget
     sentences: list[Sentence]  # every sentence of the candidate pool, scored against the whole question
-    scorer: Scorer
     parts: list[tuple[str, Scorer]]  # sub-questions with their own scorers; empty for a one-part question
 
 
@@ -38,8 +37,7 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
            doc_chunks: Callable[[str], int] | None = None) -> Gathered:
     """Retrieve, rerank and pack the context. Each part of 'What did X do, and when did Y happen?' is retrieved on
     its own as well, so the chunk that answers the second part is not crowded out by the first part's words."""
-    parts = split_parts(query)
-    texts = [query] + (parts if len(parts) > 1 else [])
+    texts = [query, *sub_questions(query)]
     tick = time.perf_counter()
     vecs = embedder.embed(texts)
     timings["embed"] = _ms(tick)
@@ -50,25 +48,28 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     timings["retrieve"] = _ms(tick)
     tick = time.perf_counter()
     pool = _pool(lists, 3 * settings.context_tokens // settings.chunk_size)
-    pool_texts = [c.chunk.text for c in pool]
-    scorer = Scorer(query, vecs[0], lexical)
-    scorer.localize(pool_texts)
-    part_scorers = score_parts(texts[1:], vecs[1:], lexical, pool_texts)
+    scorer, part_scorers = scorers(texts, vecs, lexical, [c.chunk.text for c in pool])
     sentences = sentences_of([c.chunk for c in pool], store, scorer, embedder)
     _favour_covered_documents(sentences, pool, doc_chunks)
     ordered = rerank(pool, sentences, [s for _, s in part_scorers])
     chosen, _ = select_context(ordered, settings.context_tokens)
     timings["rerank"] = _ms(tick)
-    return Gathered(chosen=chosen, sentences=sentences, scorer=scorer, parts=part_scorers)
+    return Gathered(chosen=chosen, sentences=sentences, parts=part_scorers)
 
 
-def score_parts(parts: Sequence[str], vecs: Sequence[np.ndarray], lexical: LexicalIndex,
-                texts: Sequence[str]) -> list[tuple[str, Scorer]]:
-    """A scorer per sub-question, its term weights localized on the same candidate texts as the question's."""
-    scorers = [(p, Scorer(p, v, lexical)) for p, v in zip(parts, vecs, strict=True)]
-    for _, scorer in scorers:
-        scorer.localize(texts)
-    return scorers
+def sub_questions(query: str) -> list[str]:
+    """The parts of a multi-part question; none for a question of one part."""
+    parts = split_parts(query)
+    return parts if len(parts) > 1 else []
+
+
+def scorers(texts: Sequence[str], vecs: Sequence[np.ndarray], lexical: LexicalIndex,
+            candidates: Sequence[str]) -> tuple[Scorer, list[tuple[str, Scorer]]]:
+    """Scorers for the question (``texts[0]``) and each of its parts, term weights localized on the candidates."""
+    made = [Scorer(t, v, lexical) for t, v in zip(texts, vecs, strict=True)]
+    for scorer in made:
+        scorer.localize(candidates)
+    return made[0], list(zip(texts[1:], made[1:], strict=True))
 
 
 def _favour_covered_documents(sentences: Sequence[Sentence], pool: Sequence[Candidate],
@@ -80,7 +81,7 @@ def _favour_covered_documents(sentences: Sequence[Sentence], pool: Sequence[Cand
     found = Counter(c.chunk.doc_id for c in pool)
     for s in sentences:
         total = (doc_chunks(s.doc_id) if doc_chunks else 0) or DOC_COVERAGE
-        share = min(found[s.doc_id], DOC_COVERAGE) / min(max(total, 1), DOC_COVERAGE)
+        share = min(found[s.doc_id], DOC_COVERAGE) / min(total, DOC_COVERAGE)
         factor = 1.0 + DOC_BONUS * share if found[s.doc_id] > 1 or total == 1 else 1.0
         s.score *= factor
         s.context_score *= factor

@@ -237,32 +237,36 @@ _ASKING = _AUXILIARY | {"what", "which", "who", "whom", "whose", "when", "where"
                         "according", "during", "and", "the", "i"}
 
 
+_CAPITALISED = re.compile(r"(?<![\w’'])[A-Z][\w’'.-]*")
+
+
+def _name_words(question: str, m: re.Match[str]) -> list[str]:
+    """One capitalised word of the question as name words: none for its first word or a question word."""
+    word = _bare(m.group(0)).strip(".’'-")
+    if not question[: m.start()].strip() or not word or word.lower() in _ASKING:
+        return []
+    return [w for w in word.split("-") if w]
+
+
 def names_asked(question: str) -> tuple[str, ...]:
     """Capitalised words of the question except its first ('…trade between Russia and China…' -> Russia, China)."""
-    out = []
-    for i, m in enumerate(re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*", question)):
-        word = _bare(m.group(0)).strip(".’'-")
-        if (i == 0 and not question[: m.start()].strip()) or not word or word.lower() in _ASKING:
-            continue
-        out.extend(w for w in word.split("-") if w)
-    return tuple(dict.fromkeys(out))
+    return tuple(dict.fromkeys(w for m in _CAPITALISED.finditer(question) for w in _name_words(question, m)))
 
 
-def entities_asked(question: str) -> list[tuple[str, ...]]:
+def entities_asked(question: str) -> tuple[tuple[str, ...], ...]:
     """The question's names grouped into the things they name ('Putin and To Lam … Hanoi' -> (Putin,), (To, Lam),
     (Hanoi,)); each group's words as ``names_asked`` gives them."""
-    groups: list[tuple[str, ...]] = []
-    for m in re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*(?:[ –-]+[A-Z][\w’'.-]*)*", question):
-        words = names_asked(("" if m.start() == 0 else "x ") + m.group(0).replace("–", " "))  # skip the first word
+    groups = []
+    for run in re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*(?:[ –-]+[A-Z][\w’'.-]*)*", question):
+        words = tuple(dict.fromkeys(w for m in _CAPITALISED.finditer(question, run.start(), run.end())
+                                    for w in _name_words(question, m)))
         if words:
             groups.append(words)
-    return groups
+    return tuple(groups)
 
 
-def most_entities_in(text: str, question: str) -> bool:
-    """Whether the text names what the question names: every one of one or two things, all but one of more (a
+def most_entities_in(text: str, groups: Sequence[Sequence[str]]) -> bool:
+    """Whether the text names the things ``entities_asked`` found: every one of one or two, all but one of more (a
     place may be named differently: 'in Hanoi' ~ 'in Vietnam')."""
-    groups = entities_asked(question)
     found = sum(names_in(text, g) for g in groups)
     return found >= (len(groups) if len(groups) <= 2 else len(groups) - 1)
-

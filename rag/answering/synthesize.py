@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.expect import Expect, expected, is_polar, offers
 from rag.answering.focus import (
+    Focus,
     action,
     counts,
+    entities_asked,
     focus,
     holds,
     how_verb,
@@ -37,11 +40,32 @@ NOT_COVERED = "The indexed articles don't answer this question."
 
 @dataclass(frozen=True)
 class _Views:
-    """What a reader sees around each sentence (by ``id``): its window (title, the sentence before, the sentence) and
+    """What a reader sees around each sentence: its window (title, the sentence before, the sentence; by ``id``) and
     its passage (title and the whole chunk)."""
 
     window: dict[int, str]
-    passage: dict[int, str]
+    passages: dict[str, Passage]
+
+    def passage(self, s: Sentence) -> str:
+        p = self.passages[s.chunk_id]
+        return f"{p.meta.title}\n{p.chunk.text}"
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What one question (or part) asks for, worked out once: its expected kind, focus, verb and names."""
+
+    kind: Expect
+    about: Focus
+    verb: str | None  # 'Who won…': the action the answer must show
+    names: tuple[str, ...]  # every name it asks about (one side of an either-or question needs them all)
+    entities: tuple[tuple[str, ...], ...]  # the things a 'how many' lead's passage must name
+
+
+@lru_cache(maxsize=512)
+def _asked(question: str) -> _Asked:
+    return _Asked(kind=expected(question), about=focus(question), verb=action(question),
+                  names=names_asked(question), entities=entities_asked(_own_words(question)))
 
 
 @dataclass
@@ -90,8 +114,7 @@ def extract(
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
-    views = _Views(window=sentence_windows(sentences, passages),
-                   passage={id(x): f"{passages[x.chunk_id].meta.title}\n{passages[x.chunk_id].chunk.text}" for x in sentences})
+    views = _Views(window=sentence_windows(sentences, passages), passages=passages)
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
         if chosen and expected(text) in _VALUES and any(_fits(c, text, views) for c in chosen):
@@ -104,6 +127,7 @@ def extract(
         return abstain(sentences, passages)
     top = chosen[0]
     rivals = [s for s in usable if same_pair(s.text, question)]
+    paired = {id(s) for s in rivals}
     conflict = _differing_figure(top, sorted(rivals, key=lambda s: -s.score)) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
@@ -116,7 +140,7 @@ def extract(
         # part of the question, gives a differing figure, or nearly ties with the lead.
         near_tie = s.score >= OTHER_DOC_RATIO * top.score and any(_fits(s, q, views) for q in asks)
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
-                and same_pair(s.text, question)):
+                and id(s) in paired):
             chosen.append(s)
     parts_text, citations = [], []
     for s in chosen:
@@ -155,14 +179,14 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
 def _fits(s: Sentence, question: str, views: _Views, every_name: bool = False) -> bool:
     """Whether the sentence offers the kind of answer the question asks for, about what it asks about (with
     ``every_name``, about everything the question names: one side of an either-or question)."""
-    about = focus(question)
-    verb = action(question)  # 'Who won…' needs a sentence in which someone won
-    return (offers(s.text, expected(question), question) and uses_noun(s.text, about.nouns)
+    asked = _asked(question)
+    about = asked.about
+    return (offers(s.text, asked.kind, question) and uses_noun(s.text, about.nouns)
             and (not about.counted or counts(s.text, about.nouns)) and (not about.lasting or lasts(s.text, about.nouns))
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
-            and (not every_name or names_in(views.window[id(s)], names_asked(question)))
-            and (not about.counted or most_entities_in(views.passage[id(s)], _own_words(question)))
-            and names_in(views.window[id(s)], about.names) and (verb is None or uses_verb(s.text, verb)))
+            and (not every_name or names_in(views.window[id(s)], asked.names))
+            and (not about.counted or most_entities_in(views.passage(s), asked.entities))
+            and names_in(views.window[id(s)], about.names) and (asked.verb is None or uses_verb(s.text, asked.verb)))
 
 
 def _own_words(question: str) -> str:
