@@ -74,14 +74,16 @@ def make_context() -> tuple[list[Passage], list[Sentence]]:
     return [Passage(chunk=chunk, meta=DocMeta(title="T"))], sents
 
 
-def one_sentence_articles(texts: dict[str, str], scores: dict[str, float]) -> tuple[dict[str, Passage], list[Sentence]]:
-    """Articles of one sentence each (doc id -> text), the sentences scored as given."""
+def one_sentence_articles(texts: dict[str, str], scores: dict[str, float],
+                          strays: frozenset[str] = frozenset()) -> tuple[dict[str, Passage], list[Sentence]]:
+    """Articles of one sentence each (doc id -> text), the sentences scored as given; ``strays`` are stray chunks of
+    long articles, not backed by other candidates."""
     passages, sentences = {}, []
     for doc, text in texts.items():
         chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
         passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
         sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id, score=scores[doc],
-                                  context_score=scores[doc]))
+                                  context_score=scores[doc], backed=doc not in strays))
     return passages, sentences
 
 
@@ -422,3 +424,38 @@ def test_a_place_named_differently_may_be_the_one_thing_a_how_many_lead_misses()
     assert most_entities_in("In Vietnam, Putin met To Lam and signed 11 agreements.", entities_asked(q))
     assert not most_entities_in("22 missiles were involved, the North Korean Security Association said.",
                                 entities_asked("How many ballistic missiles has North Korea transferred to Russia?"))
+
+
+def test_a_differing_figure_comes_from_another_article_about_the_same_thing() -> None:
+    """The rival figure must come from an article the candidates back, name something the question names, and share
+    a word for what is measured ('arms'); a stray chunk, a figure about housing, or arms sales in Chile do not."""
+    from rag.answering.synthesize import extract
+
+    q = "What share of Vietnam's weapons comes from Russia?"
+    lead = "Nearly 80% of Vietnam’s arms imports come from Russia."
+    decoys = {"stray": "Russian arms exports to Vietnam grew by 30% last year.",
+              "housing": "Support for the Vietnamese housing market fell to 20.7%, officials in Russia said.",
+              "chile": "Sales of arms rose 45% in Chile."}
+    rival = "Russian arms make up approximately 60 to 70% of the Vietnamese defence arsenal."
+    scores = {"a": 0.6, "b": 0.4, "stray": 0.5, "housing": 0.5, "chile": 0.5}
+    passages, sentences = one_sentence_articles({"a": lead, **decoys}, scores, strays=frozenset({"stray"}))
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert "different figure" not in draft.text and [c.doc_id for c in draft.citations] == ["a"]
+    passages, sentences = one_sentence_articles({"a": lead, "b": rival, **decoys}, scores, strays=frozenset({"stray"}))
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a", "b"] and "gives a different figure: Russian arms" in draft.text
+
+
+def test_a_question_asking_for_a_model_gets_a_designation_and_no_differing_figure() -> None:
+    from rag.answering.synthesize import extract
+
+    q = "What unmanned aircraft model can the Iranian-assisted plant churn out?"
+    assert expected(q) is Expect.MODEL and expected("Which variant of the tank did Russia ship?") is Expect.MODEL
+    assert offers("The plant can produce thousands of Iranian-designed HESA Shahed-136 drones.", Expect.MODEL, q)
+    assert not offers("The alliance accounts for 73.4 percent of Iranian drones, against 27.1 percent in May 2023.",
+                      Expect.MODEL, q)
+    texts = {"a": "The plant can produce thousands of Iranian-designed Shahed-136 drones, 40% of them for export.",
+             "b": "About 15% of the Iranian drones made at the plant are for export, a figure others dispute."}
+    passages, sentences = one_sentence_articles(texts, {"a": 0.5, "b": 0.5})
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a"]

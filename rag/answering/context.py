@@ -82,7 +82,8 @@ def _favour_covered_documents(sentences: Sequence[Sentence], pool: Sequence[Cand
     for s in sentences:
         total = (doc_chunks(s.doc_id) if doc_chunks else 0) or DOC_COVERAGE
         share = min(found[s.doc_id], DOC_COVERAGE) / min(total, DOC_COVERAGE)
-        factor = 1.0 + DOC_BONUS * share if found[s.doc_id] > 1 or total == 1 else 1.0
+        s.backed = found[s.doc_id] > 1 or total == 1
+        factor = 1.0 + DOC_BONUS * share if s.backed else 1.0
         s.score *= factor
         s.context_score *= factor
 

@@ -33,6 +33,7 @@ class Sentence:
     coverage: float = 0.0
     score: float = 0.0
     context_score: float = 0.0  # the score with credit from its predecessor (for pronoun-led sentences)
+    backed: bool = False  # its article is one several candidates come from (or is short enough to be one chunk)
     vector: np.ndarray | None = None
 
     @property

@@ -17,6 +17,7 @@ class Expect(StrEnum):
     TITLE = "title"
     COMPARISON = "comparison"
     NAMES = "names"
+    MODEL = "model"
     NAME = "name"
     ANY = "any"
 
@@ -48,6 +49,7 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
     (re.compile(r"\b(where|which (city|country|town|region|province)|in what (city|country))\b", re.I), Expect.PLACE),
     (re.compile(r"\b(?:which|what) (?:article|section|clause|chapter|paragraph|provision|point)s? (?:of|in)\b", re.I),
      Expect.NUMBER),  # a numbered provision: 'Article 4'
+    (re.compile(r"\b(?:what|which) (?:[\w-]+ ){0,3}?(?:model|variant|designation)s?\b", re.I), Expect.MODEL),
     (re.compile(r"\bwhich (?!(?:one|ones|of|way|side|part|kind|type|sort|is|are|was|were|did|does|do|has|have)\b)[a-z]+\b", re.I),
      Expect.NAME),  # 'Which treaty did it replace?': a named one
 ]
@@ -62,6 +64,7 @@ _DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|Septemb
                   r"November|December)\b|\b\d{4}-\d\d-\d\d\b")
 _PLACE = re.compile(r"\b(?:in|at|near|outside|to|from|into)\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)")
 _TITLED = re.compile(r"[“\"«][^”\"»]{3,}[”\"»]|\b(?:entitled|titled|called|named|dubbed|known as)\s+[“\"«]?[A-Z]")
+_DESIGNATION = re.compile(r"\b[A-Za-z]*[A-Z][A-Za-z]*-?\d+[A-Za-z]*\b")  # 'Shahed-136', 'Su-57', 'F-16', 'T-90M'
 _COMPARES = re.compile(r"\b(than|compared|comparison|versus|vs|whereas|twice|double|triple|half|exceed\w*|surpass\w*|"
                        r"outpac\w*|outstrip\w*|relative to|ahead of|behind)\b", re.I)
 _ENUMERATION = re.compile(r"\b[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*(?:,\s(?:the\s)?[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*)*,?"
@@ -142,6 +145,8 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
                    for m in _ENUMERATION.finditer(sentence))
     if kind is Expect.COMPARISON:  # 'How does X compare with Y?': a sentence that sets one against the other
         return bool(_COMPARES.search(sentence))
+    if kind is Expect.MODEL:  # 'What drone model…': a designation ('HESA Shahed-136') or a quoted name
+        return any(m.group(0).lower() not in asked for m in (*_DESIGNATION.finditer(sentence), *_TITLED.finditer(sentence)))
     if kind is Expect.TITLE:  # a quoted or 'entitled…' name
         return any(m.group(0).lower() not in asked for m in _TITLED.finditer(sentence))
     if kind is Expect.DATE:

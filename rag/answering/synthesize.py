@@ -25,7 +25,7 @@ from rag.answering.focus import (
     uses_noun,
     uses_verb,
 )
-from rag.lexical import tokenize
+from rag.lexical import STOPWORDS, stem, tokenize
 from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
@@ -35,6 +35,10 @@ LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this m
 VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 _VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
+_FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
+_MEASURES = {stem(w) for w in "year month quarter week day time previous last next compared according percent cent per "
+             "figure data released showed said says rose fell grew grown increase decrease rise total billion million "
+             "trillion thousand number share portion amount level estimated expected reached".split()}
 NOT_COVERED = "The indexed articles don't answer this question."
 
 
@@ -128,7 +132,7 @@ def extract(
     top = chosen[0]
     rivals = [s for s in usable if same_pair(s.text, question)]
     paired = {id(s) for s in rivals}
-    conflict = _differing_figure(top, sorted(rivals, key=lambda s: -s.score)) if len(parts) <= 1 else None
+    conflict = _differing_figure(top, rivals, question, views) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
@@ -196,21 +200,33 @@ def _own_words(question: str) -> str:
     return re.sub(r",?\s*according to [^,?]*", "", question, flags=re.I)
 
 
-def _differing_figure(top: Sentence, ranked: Sequence[Sentence]) -> Sentence | None:
-    """The best sentence from another document that states a different figure of the same kind."""
+def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, views: _Views) -> Sentence | None:
+    """The best sentence from another document that states a different figure of the same kind, from an article
+    about the question (several candidates come from it, and the sentence or the one before it names something the
+    question names). A question that asks for a name or a date gets no 'different figure'."""
     mine = figures(top.text)
-    if not mine:
+    if not mine or _asked(question).kind not in _FIGURED:
         return None
     units = {_unit(f) for f in mine}
-    for s in sorted(ranked, key=lambda s: -s.context_score):
+    names = _asked(question).names
+    topic = _topic_words(f"{question} {top.text}")
+    for s in sorted(rivals, key=lambda s: -s.context_score):
         if s.context_score < CONFLICT_RATIO * top.score:
             return None
-        if s.doc_id == top.doc_id:
+        window = views.window[id(s)]
+        if (s.doc_id == top.doc_id or not s.backed or (names and not names_in(window, names, every=False))
+                or not _topic_words(window) & topic):
             continue
         theirs = figures(s.text)
         if theirs and not theirs <= mine and units & {_unit(f) for f in theirs}:
             return s
     return None
+
+
+def _topic_words(text: str) -> set[str]:
+    """The text's common words that say what a figure measures ('arms', 'trade'), stemmed: no names, no measures."""
+    return {stem(w) for w in re.findall(r"(?<![\w’'-])[a-z][a-z-]{2,}", text)
+            if w not in STOPWORDS and stem(w) not in _MEASURES}
 
 
 def _unit(figure: str) -> str:
