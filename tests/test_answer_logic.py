@@ -459,3 +459,21 @@ def test_a_question_asking_for_a_model_gets_a_designation_and_no_differing_figur
     passages, sentences = one_sentence_articles(texts, {"a": 0.5, "b": 0.5})
     draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
     assert [c.doc_id for c in draft.citations] == ["a"]
+
+
+def test_a_yes_no_question_also_cites_a_second_view_that_beats_the_lead_on_its_own_merits() -> None:
+    """'a' leads only thanks to its well-covered article's bonus; 'b' (one stray chunk) scores higher on its own, so
+    a yes/no question cites both views. A question that is not yes/no keeps to the lead."""
+    from rag.answering.synthesize import extract
+
+    texts = {"a": "The terms of the pact echo the 1961 treaty and represent a significant escalation.",
+             "b": "The terms were not as strong as those of the 1961 alliance treaty, observers said."}
+    passages, sentences = one_sentence_articles(texts, {"a": 0.78, "b": 0.70}, strays=frozenset({"b"}))
+    a, b = sentences
+    a.own_score, b.own_score = 0.65, 0.70
+    draft = extract(sentences, passages, question="Is the new pact as strong as the 1961 treaty?", max_sentences=3,
+                    threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a", "b"]
+    draft = extract(sentences, passages, question="What did observers say about the new pact?", max_sentences=3,
+                    threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a"]

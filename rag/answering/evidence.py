@@ -33,6 +33,7 @@ class Sentence:
     coverage: float = 0.0
     score: float = 0.0
     context_score: float = 0.0  # the score with credit from its predecessor (for pronoun-led sentences)
+    own_score: float = 0.0  # the score before any bonus for the article it comes from
     backed: bool = False  # its article is one several candidates come from (or is short enough to be one chunk)
     vector: np.ndarray | None = None
 
@@ -104,6 +105,7 @@ def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder
         sent.dense = scorer.similarity(vec)
         sent.coverage = scorer.coverage(sent.text)
         sent.score = scorer.combine(sent.dense, sent.coverage) * (DISPLAY_SHARE if _is_display(sent.text) else 1.0)
+        sent.own_score = sent.score
     _credit_context(list(seen.values()), scorer)
     return list(seen.values())
 

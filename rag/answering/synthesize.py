@@ -135,14 +135,17 @@ def extract(
     conflict = _differing_figure(top, rivals, question, views) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
+    polar = is_polar(question)
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
         text for text, _ in parts if expected(text) not in _VALUES or not any(_fits(c, text, views) for c in chosen)]
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
             break
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
-        # part of the question, gives a differing figure, or nearly ties with the lead.
-        near_tie = s.score >= OTHER_DOC_RATIO * top.score and any(_fits(s, q, views) for q in asks)
+        # part of the question, gives a differing figure, or nearly ties with the lead (for a yes/no question, a
+        # second view that beats the lead on its own merits, before the bonus for the lead's well-covered article).
+        near_tie = ((s.score >= OTHER_DOC_RATIO * top.score or (polar and s.own_score >= top.own_score))
+                    and any(_fits(s, q, views) for q in asks))
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
                 and id(s) in paired):
             chosen.append(s)
