@@ -83,7 +83,7 @@ def one_sentence_articles(texts: dict[str, str], scores: dict[str, float],
         chunk = Chunk(chunk_id=f"{doc}:0", doc_id=doc, position=0, start=0, end=len(text), text=text)
         passages[chunk.chunk_id] = Passage(chunk=chunk, meta=DocMeta(title=doc))
         sentences.append(Sentence(key=(doc, 0, len(text)), text=text, chunk_id=chunk.chunk_id, score=scores[doc],
-                                  context_score=scores[doc], backed=doc not in strays))
+                                  context_score=scores[doc], own_score=scores[doc], backed=doc not in strays))
     return passages, sentences
 
 
