@@ -152,7 +152,10 @@ class LexicalIndex:
             idf = np.log(1.0 + (self.n_alive - df + 0.5) / (df + 0.5))
             avgdl = max(self.total_len / max(self.n_alive, 1), 1.0)
             hits: list[tuple[float, int, int]] = []
+            allowed_rows = self._rows_of(allowed_docs) if allowed_docs is not None else None
             for b, block in enumerate(self.blocks):
+                if allowed_rows is not None and b not in allowed_rows:
+                    continue
                 usable = [i for i, t in enumerate(tids) if t < block.tf.shape[1]]
                 if not usable:
                     continue
@@ -163,16 +166,24 @@ class LexicalIndex:
                 contrib = sub.data * (K1 + 1) / (sub.data + norm) * idf[np.asarray(usable)[sub.col]]
                 scores = np.bincount(sub.row, weights=contrib, minlength=len(block.ids))
                 scores[~block.alive] = 0.0
-                if allowed_docs is not None:
-                    for r in np.flatnonzero(scores):
-                        if block.doc_ids[r] not in allowed_docs:
-                            scores[r] = 0.0
+                if allowed_rows is not None:
+                    keep = np.zeros(len(block.ids), dtype=bool)
+                    keep[allowed_rows[b]] = True
+                    scores[~keep] = 0.0
                 cand = np.flatnonzero(scores)
                 if len(cand) > k:
                     cand = cand[np.argpartition(-scores[cand], k)[:k]]
                 hits.extend((float(scores[r]), b, int(r)) for r in cand)
             hits.sort(reverse=True)
             return [(self.blocks[b].ids[r], self.blocks[b].doc_ids[r], s) for s, b, r in hits[:k]]
+
+    def _rows_of(self, doc_ids: set[str]) -> dict[int, list[int]]:
+        """Block -> rows of the live chunks of these documents."""
+        out: dict[int, list[int]] = {}
+        for doc_id in doc_ids:
+            for b, r in self.rows.get(doc_id, ()):
+                out.setdefault(b, []).append(r)
+        return out
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a (tokenized) term; the maximum for unseen terms."""

@@ -64,6 +64,10 @@ def test_search_can_be_restricted_to_some_documents() -> None:
     index = LexicalIndex()
     build(DOCS, index)
     assert {d for _, d, _ in index.search("signed", 10, allowed_docs={"b"})} == {"b"}
+    index.remove_docs(["c"])  # several blocks, one tombstoned: the restricted scores are the unrestricted ones
+    everywhere = {cid: s for cid, d, s in index.search("signed pact trade", 10) if d in {"a", "b"}}
+    within = {cid: s for cid, _, s in index.search("signed pact trade", 10, allowed_docs={"a", "b", "c"})}
+    assert within == everywhere and within
 
 
 def test_index_survives_save_load_and_compaction(tmp_path) -> None:
