@@ -477,3 +477,33 @@ def test_a_yes_no_question_also_cites_a_second_view_that_beats_the_lead_on_its_o
     draft = extract(sentences, passages, question="What did observers say about the new pact?", max_sentences=3,
                     threshold=0.25)
     assert [c.doc_id for c in draft.citations] == ["a"]
+
+
+def test_the_best_candidates_articles_are_searched_again_on_their_own() -> None:
+    """Thirty articles that repeat 'new members' and 'BRICS' bury the chunk of article 'a' that lists the members;
+    searched for within the articles of the best candidates, it is found, and a stray article's chunks are not."""
+    from rag.answering.context import _within_best_articles
+    from rag.answering.retrieve import Candidate
+    from rag.lexical import LexicalIndex
+
+    def chunk(cid: str, text: str) -> Chunk:
+        return Chunk(chunk_id=cid, doc_id=cid.split(":")[0], position=0, start=0, end=len(text), text=text)
+
+    chunks = [chunk("a:0", "BRICS accounted for 31.6% of world GDP at purchasing power parity."),
+              chunk("a:1", "Putin praised the BRICS+ group, with new members Egypt, Ethiopia and Iran."),
+              chunk("a:2", "The weather in Moscow was mild."),
+              *[chunk(f"z{i}:0", f"New members of the BRICS chess club number {i}; new members of BRICS are welcome.")
+                for i in range(30)]]
+    index = LexicalIndex()
+    index.add(chunks, {})
+
+    class Store:
+        def get_chunks(self, ids: list[str]) -> list[Chunk]:
+            return [c for c in chunks if c.chunk_id in ids]
+
+    best = [Candidate(chunk=chunks[0], fused=0.03), Candidate(chunk=chunks[3], fused=0.02)]
+    question = "Which new members are listed for BRICS+?"
+    assert "a:1" not in [cid for cid, _, _ in index.search(question, 10)]
+    found = _within_best_articles([question], [best], best, Store(), index)  # type: ignore[arg-type]
+    assert [c.chunk.chunk_id for c in found][0] == "a:1"
+    assert all(c.chunk.doc_id in {"a", "z0"} for c in found) and all(c.fused == 0.02 for c in found)

@@ -48,6 +48,7 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     timings["retrieve"] = _ms(tick)
     tick = time.perf_counter()
     pool = _pool(lists, 3 * settings.context_tokens // settings.chunk_size)
+    pool += _within_best_articles(texts, lists, pool, store, lexical)
     scorer, part_scorers = scorers(texts, vecs, lexical, [c.chunk.text for c in pool])
     sentences = sentences_of([c.chunk for c in pool], store, scorer, embedder)
     _favour_covered_documents(sentences, pool, doc_chunks)
@@ -86,6 +87,31 @@ def _favour_covered_documents(sentences: Sequence[Sentence], pool: Sequence[Cand
         factor = 1.0 + DOC_BONUS * share if s.backed else 1.0
         s.score *= factor
         s.context_score *= factor
+
+
+BEST_ARTICLES = 3  # the articles of each list's best candidates are searched again, on their own
+WITHIN_K = 2  # chunks (not already candidates) taken from that search for the question and for each part
+
+
+def _within_best_articles(texts: Sequence[str], lists: Sequence[Sequence[Candidate]], pool: Sequence[Candidate],
+                          store: Store, lexical: LexicalIndex) -> list[Candidate]:
+    """Chunks of the best candidates' articles that match the question or a part, searched for within those articles
+    alone: the chunk that lists BRICS+'s new members is found in an article about BRICS+ even when a thousand other
+    articles share the question's words."""
+    docs = {c.chunk.doc_id for found in lists for c in found[:BEST_ARTICLES]}
+    have = {c.chunk.chunk_id for c in pool}
+    last = min((c.fused for c in pool), default=0.0)  # they rank after every candidate; their sentences decide
+    wanted: dict[str, Candidate] = {}
+    for text in texts:
+        found = [hit for hit in lexical.search(text, WITHIN_K + len(have), docs) if hit[0] not in have]
+        for rank, (chunk_id, _doc_id, score) in enumerate(found[:WITHIN_K]):
+            wanted.setdefault(chunk_id, Candidate(chunk=None, fused=last, lexical=score,  # type: ignore[arg-type]
+                                                  lexical_rank=rank))
+    if not wanted:
+        return []
+    for chunk in store.get_chunks(ids=list(wanted)):
+        wanted[chunk.chunk_id].chunk = chunk
+    return [c for c in wanted.values() if c.chunk is not None]
 
 
 def _pool(lists: Sequence[Sequence[Candidate]], size: int) -> list[Candidate]:
