@@ -143,6 +143,8 @@ def test_repeated_paragraph_and_sentence_keep_the_first_copy() -> None:
         "RECOMMEND:", "Share", "Share this article", "Advertisement", "Subscribe to our newsletter!",
         "Please direct questions or comments to [english@hani.co.kr]", "Facebook Twitter Email", "Read more",
         "button that move to original korean article (클릭시 원문으로 이동하는 버튼)", "© 2024 The Hankyoreh. All rights reserved.",
+        "Read more: Why the defence budget matters for Incheon", "READ MORE: Putin lands in Hanoi", "See also: Kim's visit",
+        "Tags: drones, Iran, defence", "Related: Russia and the G7",
     ],
 )
 def test_boilerplate_patterns_match_widget_lines(line: str) -> None:
@@ -158,6 +160,8 @@ def test_boilerplate_patterns_match_widget_lines(line: str) -> None:
         "Copyright laws were not discussed.",
         "Share prices in Moscow rose 3% after the summit.",
         "Related stories appeared in the Russian press.",
+        "Read more into the statement than it says, the analyst warned.",
+        "Tags on the crates showed they came from Tula.",
     ],
 )
 def test_boilerplate_patterns_leave_real_sentences(line: str) -> None:

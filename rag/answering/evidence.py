@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.ingestion.clean import is_boilerplate
 from rag.lexical import LexicalIndex, tokenize
 from rag.providers import Embedder
 from rag.sentences import SentenceKey, chunk_sentences
@@ -104,10 +105,18 @@ def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder
         sent.vector = vec
         sent.dense = scorer.similarity(vec)
         sent.coverage = scorer.coverage(sent.text)
-        sent.score = scorer.combine(sent.dense, sent.coverage) * (DISPLAY_SHARE if _is_display(sent.text) else 1.0)
+        sent.score = scorer.combine(sent.dense, sent.coverage) * _share(sent.text)
         sent.own_score = sent.score
     _credit_context(list(seen.values()), scorer)
     return list(seen.values())
+
+
+def _share(text: str) -> float:
+    """How much of its score a sentence keeps: site furniture ('Read more: …', kept by indexes cleaned before that
+    rule) none, headlines and captions DISPLAY_SHARE, body sentences all."""
+    if is_boilerplate(text):
+        return 0.0
+    return DISPLAY_SHARE if _is_display(text) else 1.0
 
 
 def _is_display(text: str) -> bool:

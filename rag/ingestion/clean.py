@@ -22,6 +22,9 @@ _BOILERPLATE = re.compile(
             r"(?: (?:articles?|stories|news|posts|items|videos))?(?: (?:today|this week|now))?",
             r"(?:you (?:may|might) )(?:also )?(?:like|be interested in)",
             r"(?:read|see) (?:more|also)(?: on this topic)?",
+            r"(?:read more|see also|also read|read also|more on this(?: story| topic)?|related(?: stories| articles)?)"
+            r"\s*[:|»›]\s*\S.{0,200}",  # a link to another story: 'Read more: Why the defence budget matters'
+            r"(?:tags|tagged|topics)\s*:\s*\S.{0,200}",
             r"comments?(?: \(\d+\))?|\d+ comments?|(?:leave|post|add|write) a (?:comment|reply)",
             r"(?:show|view|load|hide|read) (?:all )?(?:\d+ )?comments?",
             r"recommend|advertisement|advertising|sponsored(?: content)?|share(?: this(?: article| story| page)?)?",
