@@ -507,3 +507,32 @@ def test_the_best_candidates_articles_are_searched_again_on_their_own() -> None:
     found = _within_best_articles([question], [best], best, Store(), index)  # type: ignore[arg-type]
     assert [c.chunk.chunk_id for c in found][0] == "a:1"
     assert all(c.chunk.doc_id in {"a", "z0"} for c in found) and all(c.fused == 0.02 for c in found)
+
+
+def test_a_question_asking_for_a_titled_person_needs_someone_given_that_title() -> None:
+    """'Who is the Vietnamese prime minister…' is not answered by 'Vietnamese President Tô Lâm' or by a foreign
+    minister; 'the name of the Russian ambassador' is not answered by 'summoned the Russian ambassador'."""
+    from rag.answering.focus import focus, titled
+    from rag.answering.synthesize import extract
+
+    q = "Who is the Vietnamese prime minister that held talks with Putin in Hanoi?"
+    assert focus(q).title == "prime minister"
+    assert not titled("Vietnamese President Tô Lâm (right) and Putin speak in Hanoi.", "prime minister", q)
+    assert not titled("Wang Yi, China’s foreign minister, met Putin in Hanoi.", "prime minister", q)
+    assert titled("Prime Minister Pham Minh Chinh held talks with Putin in Hanoi.", "prime minister", q)
+    assert titled("Saeed Khatibzadeh, spokesman for Iran’s Foreign Ministry, said so.", "spokesman",
+                  "Who was the spokesman for Iran's Foreign Ministry?")
+    assert titled("Chinese Foreign Ministry spokeswoman Hua Chunying told reporters.", "spokeswoman",
+                  "Who was the Chinese Foreign Ministry spokeswoman?")
+    q = "What is the name of the Russian ambassador that South Korea summoned?"
+    texts = {"a": "In response, South Korea summoned the Russian ambassador and considered sending weapons to Ukraine.",
+             "b": "Shortly after, Putin signed a strategic defense pact with North Korean leader Kim Jong Un."}
+    passages, sentences = one_sentence_articles(texts, {"a": 0.7, "b": 0.5})
+    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+
+
+def test_a_name_opening_a_sentence_before_a_comma_counts_as_a_person() -> None:
+    q = "Who was the spokesman for Iran's Foreign Ministry?"
+    assert offers("Saeed Khatibzadeh, spokesman for Iran’s Foreign Ministry, said Tuesday that talks went well.",
+                  Expect.PERSON, q)
+    assert not offers("Tuesday's talks went well, the ministry said.", Expect.PERSON, q)

@@ -74,6 +74,7 @@ _YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(?-i:January|February|Marc
                            r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
                            r"\b(last|this|next) (year|month|week)\b|\b(yesterday|today)\b|\b\d{4}-\d\d-\d\d\b", re.I)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zà-ÿ’'-]+(?:\s+[A-Z][\w’'-]+)*")
+_APPOSITIVE = re.compile(r"\s*([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){1,2}),\s")
 _SPLIT = re.compile(r",?\s+and\s+(?=(?:what|which|who|whom|when|where|how|why|in what|does|did|is|was|are|were)\b)",
                     re.I)
 
@@ -152,6 +153,9 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
     if kind is Expect.DATE:
         return any(m.group(0).lower() not in asked for m in _YEAR_OR_DATE.finditer(sentence))
     names = [m.group(0).split() for m in _NAME.finditer(sentence)]
+    opening = _APPOSITIVE.match(sentence)  # 'Saeed Khatibzadeh, spokesman for…': a name may open the sentence
+    if opening:
+        names.append(opening.group(1).split())
     if kind is Expect.PERSON:  # a person is named by at least two capitalised words, after a title the question used
         names = [_untitled(n, asked) for n in names if len(n) >= 2]  # 'Deputy Foreign Minister Andrei Rudenko'
         names = [n for n in names if n]

@@ -32,6 +32,7 @@ class Focus(NamedTuple):
     counted: bool = False  # 'how many <noun>': a number must count the noun itself
     role: str = ""  # 'Who is the Secretary-General of the United Nations': the title the names must hold
     lasting: bool = False  # 'How long was the visit': a duration must be given next to the noun
+    title: str = ""  # 'Who is the Vietnamese prime minister…': the person named must be given that title
 
 
 def focus(question: str) -> Focus:
@@ -70,7 +71,41 @@ def _focus(question: str) -> Focus:
                   question)
     if m:
         return Focus((), tuple(w for w in re.split(r"[\s-]+", m.group(2)) if w), role=m.group(1))
+    m = _TITLE_ASKED.search(question)
+    if m:
+        return Focus((), (), title=m.group(1).lower())
     return Focus((), ())
+
+
+_TITLES = (r"prime minister|foreign minister|minister|president|ambassador|secretary|chancellor|spokes(?:man|woman|person)|"
+           r"envoy|governor|mayor")
+_TITLE_ASKED = re.compile(rf"\b(?:who (?:is|was)|what (?:is|was) the name of|which) (?:the |a |an )?(?:[\w'’-]+ ){{0,3}}?"
+                          rf"({_TITLES})\b", re.I)
+
+
+def titled(sentence: str, title: str, question: str) -> bool:
+    """Whether the sentence names someone the question does not, with that title: 'President Tô Lâm', 'Foreign
+    Ministry spokeswoman Hua Chunying', 'Wang Yi, China's foreign minister' — not 'summoned the Russian ambassador'."""
+    words = re.findall(r"[\w’'.-]+|,", sentence)
+    lowered = [w.lower() for w in words]
+    size = len(title.split())
+    asked = question.lower()
+
+    def new_name(w: str) -> bool:
+        return w[:1].isupper() and _bare(w).lower() not in asked and w.lower() not in _TITLE_WORDS
+
+    for i in range(len(words) - size + 1):
+        if " ".join(lowered[i : i + size]).rstrip("s") != title.rstrip("s") and not (
+                title.startswith("spokes") and lowered[i].startswith("spokes")):
+            continue
+        after = words[i + size : i + size + 4]
+        before = words[max(0, i - 7) : i]
+        if any(new_name(w) for w in after if w != ",") or ("," in before and any(new_name(w) for w in before)):
+            return True
+    return False
+
+
+_TITLE_WORDS = {"of", "state", "the", "foreign", "ministry", "deputy", "vice", "general", "assistant", "senior"}
 
 
 def names_in(text: str, names: Sequence[str], *, every: bool = True) -> bool:

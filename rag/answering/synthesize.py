@@ -22,6 +22,7 @@ from rag.answering.focus import (
     names_asked,
     names_in,
     same_pair,
+    titled,
     uses_noun,
     uses_verb,
 )
@@ -191,6 +192,7 @@ def _fits(s: Sentence, question: str, views: _Views, every_name: bool = False) -
     return (offers(s.text, asked.kind, question) and uses_noun(s.text, about.nouns)
             and (not about.counted or counts(s.text, about.nouns)) and (not about.lasting or lasts(s.text, about.nouns))
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
+            and (not about.title or titled(s.text, about.title, question))
             and (not every_name or names_in(views.window[id(s)], asked.names))
             and (not about.counted or most_entities_in(views.passage(s), asked.entities))
             and names_in(views.window[id(s)], about.names) and (asked.verb is None or uses_verb(s.text, asked.verb)))
