@@ -30,7 +30,7 @@ def test_expected_answer_kinds() -> None:
     assert expected("On what exact date was it signed?") is Expect.DAY
     assert expected("Who did Putin meet?") is Expect.PERSON
     assert expected("How old is he?") is Expect.AGE
-    assert expected("How much was Iran paid?") is Expect.AMOUNT
+    assert expected("How much was Iran paid?") is Expect.MONEY
     assert expected("Why did Putin go?") is Expect.ANY
 
 
@@ -536,3 +536,18 @@ def test_a_name_opening_a_sentence_before_a_comma_counts_as_a_person() -> None:
     assert offers("Saeed Khatibzadeh, spokesman for Iran’s Foreign Ministry, said Tuesday that talks went well.",
                   Expect.PERSON, q)
     assert not offers("Tuesday's talks went well, the ministry said.", Expect.PERSON, q)
+
+
+def test_how_much_is_it_worth_needs_a_sum_of_money_not_a_share() -> None:
+    q = "How much are Vietnam's new arms purchases from Russia worth under the deals signed during the visit?"
+    assert expected(q) is Expect.MONEY and expected("What was the total value of the trade in 2023?") is Expect.MONEY
+    assert expected("How much did Russia and China trade last year?") is Expect.AMOUNT
+    assert not offers("Nearly 80% of Vietnam’s arms imports come from Russia.", Expect.MONEY, q)
+    assert offers("The deals are worth $3.6 billion.", Expect.MONEY, q)
+    assert offers("Trade turnover is approaching 140 billion dollars.", Expect.MONEY, q)
+
+
+def test_a_which_countries_question_needs_a_listed_name_it_did_not_ask_about() -> None:
+    q = "Which countries did Blinken and Lloyd Austin visit on their Asia tour?"
+    assert not offers("Blinken and Defense Secretary Lloyd Austin toured Asia ahead of talks in Alaska.", Expect.NAMES, q)
+    assert offers("Blinken and Austin visited Japan and South Korea.", Expect.NAMES, q)

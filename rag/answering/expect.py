@@ -9,6 +9,7 @@ from enum import StrEnum
 class Expect(StrEnum):
     NUMBER = "number"
     AMOUNT = "amount"
+    MONEY = "money"
     AGE = "age"
     DAY = "day"
     DATE = "date"
@@ -37,6 +38,9 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
     (re.compile(r"\b(what|which) (exact |specific |precise )?(date|day)\b|\bexact date\b", re.I), Expect.DAY),
     (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|in what year|since when)\b", re.I),
      Expect.DATE),
+    (re.compile(r"\bhow much\b(?=[^?]*\b(?:worth|cost|costs|costing|valued|price|priced|spend|spent|pay|paid)\b)|"
+                r"\bwhat (?:is|was|are|were) the (?:total |overall |estimated |combined )?(?:value|cost|price|worth)\b",
+                re.I), Expect.MONEY),
     (re.compile(r"\bhow much\b", re.I), Expect.AMOUNT),
     (re.compile(r"\b(how (many|much|old|large|big|long|far)|what (percentage|percent|share|portion|proportion|"
                 r"fraction|number|amount|value|size|sum|figure|total)|what (is|was|are|were) (the |\w+'s )?(population|"
@@ -58,6 +62,8 @@ _NUMBER = re.compile(r"(?<![\d.,])(?!(?:1[89]|20)\d\d\b)\d+(?:[.,]\d+)*|\b(two|t
 _AMOUNT = re.compile(r"(?:US|A|C|HK)?[$€£¥]\s?\d[\d,.]*(?:\s*(?:billion|million|trillion|bn|m)\b)?|\d[\d,.]*\s*(?:%|percent\b|"
                      r"per cent\b|(?:billion|million|trillion|thousand)\b(?:\s+\w+)?|(?:dollars|euros|rubles|roubles|yuan|"
                      r"won|dong|pounds|yen|tons|tonnes|barrels)\b)", re.I)
+_MONEY = re.compile(r"(?:US|A|C|HK)?[$€£¥]\s?\d|\d[\d,.]*\s*(?:(?:billion|million|trillion|bn)\s+)?(?:dollars|euros|rubles|"
+                    r"roubles|yuan|won|dong|pounds|yen)\b", re.I)
 _AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged \d{1,3}\b|,\s\d{1,3},", re.I)
 _DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
                   r"\s+\d{1,2}\b|\b\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|"
@@ -135,14 +141,16 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         return any(m.group(0).lower() not in asked for m in _NUMBER.finditer(sentence))
     if kind is Expect.AMOUNT:  # 'how much': a sum, a share or a quantity with its unit, not a bare count
         return any(m.group(0).lower() not in asked for m in _AMOUNT.finditer(sentence))
+    if kind is Expect.MONEY:  # 'how much is it worth': a sum of money, not a share
+        return any(m.group(0).lower() not in asked for m in _MONEY.finditer(sentence))
     if kind is Expect.AGE:
         return any(m.group(0).lower() not in asked for m in _AGE.finditer(sentence))
     if kind is Expect.DAY:
         return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
     if kind is Expect.PLACE and not _WHICH_PLACE.search(question):  # 'Where…': a place after in/at/near/to/from
         return any(all(w.lower() not in asked for w in m.group(1).split()) for m in _PLACE.finditer(sentence))
-    if kind is Expect.NAMES:  # 'Which countries…': named ones, listed ('Egypt, Ethiopia and Iran'), not all asked
-        return any(any(w.lower() not in asked for w in re.findall(r"[A-Z][\w’'.-]*", m.group(0)))
+    if kind is Expect.NAMES:  # 'Which countries…': named ones, listed ('Egypt, Ethiopia and Iran'), one not asked
+        return any(any(_new_item(item, asked) for item in re.split(r",\s(?:and\s|or\s)?|\s(?:and|or)\s", m.group(0)))
                    for m in _ENUMERATION.finditer(sentence))
     if kind is Expect.COMPARISON:  # 'How does X compare with Y?': a sentence that sets one against the other
         return bool(_COMPARES.search(sentence))
@@ -160,6 +168,13 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         names = [_untitled(n, asked) for n in names if len(n) >= 2]  # 'Deputy Foreign Minister Andrei Rudenko'
         names = [n for n in names if n]
     return any(all(w.lower() not in asked for w in n) for n in names)
+
+
+def _new_item(item: str, asked: str) -> bool:
+    """A listed name none of whose words the question used ('Defense Secretary Lloyd Austin' is not new to a
+    question about Lloyd Austin)."""
+    words = [w.strip(".’'").lower() for w in re.findall(r"[A-Z][\w’'.-]*", item)]
+    return bool(words) and not any(re.search(rf"\b{re.escape(w)}\b", asked) for w in words if len(w) > 2)
 
 
 def _untitled(name: list[str], asked: str) -> list[str]:
