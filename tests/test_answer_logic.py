@@ -551,3 +551,17 @@ def test_a_which_countries_question_needs_a_listed_name_it_did_not_ask_about() -
     q = "Which countries did Blinken and Lloyd Austin visit on their Asia tour?"
     assert not offers("Blinken and Defense Secretary Lloyd Austin toured Asia ahead of talks in Alaska.", Expect.NAMES, q)
     assert offers("Blinken and Austin visited Japan and South Korea.", Expect.NAMES, q)
+
+
+def test_a_counted_noun_stops_before_an_irregular_verb_and_may_be_a_capitalised_word() -> None:
+    from rag.answering.focus import focus, uses_noun
+
+    about = focus("Roughly how many young Vietnamese went to study in the USSR during the Cold War?")
+    assert about.counted and about.nouns == ("Vietnamese",)
+    assert uses_noun("The Soviet Union hosted tens of thousands of Vietnamese students.", about.nouns)
+    assert focus("How many people live in Hanoi?").nouns == ("people",)
+
+
+def test_a_model_question_is_not_answered_by_a_quoted_phrase() -> None:
+    q = "Which model can it turn out?"
+    assert not offers("Russia rebuilt its war machine with help from other “US foes”.", Expect.MODEL, q)

@@ -154,8 +154,8 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
                    for m in _ENUMERATION.finditer(sentence))
     if kind is Expect.COMPARISON:  # 'How does X compare with Y?': a sentence that sets one against the other
         return bool(_COMPARES.search(sentence))
-    if kind is Expect.MODEL:  # 'What drone model…': a designation ('HESA Shahed-136') or a quoted name
-        return any(m.group(0).lower() not in asked for m in (*_DESIGNATION.finditer(sentence), *_TITLED.finditer(sentence)))
+    if kind is Expect.MODEL:  # 'What drone model…': a designation ('HESA Shahed-136', 'Su-57')
+        return any(m.group(0).lower() not in asked for m in _DESIGNATION.finditer(sentence))
     if kind is Expect.TITLE:  # a quoted or 'entitled…' name
         return any(m.group(0).lower() not in asked for m in _TITLED.finditer(sentence))
     if kind is Expect.DATE:

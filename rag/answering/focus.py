@@ -13,7 +13,9 @@ _GENERIC = {"value", "amount", "number", "size", "total", "name", "title", "figu
             "result", "outcome", "purpose", "role", "reason", "goal", "aim", "point", "status", "state", "main",
             "new", "first", "last", "largest", "biggest", "key", "most"}
 _COUNTED = re.compile(r"\bhow many ((?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?= (?:or|and|do|does|did|have|has|had|are|is|were|was|"
-                      r"will|would|can|could|in|on|at|of|for|from|to|by|with|that|which|who)\b|[ ,?]*$|,| \w+ed\b)",
+                      r"will|would|can|could|in|on|at|of|for|from|to|by|with|that|which|who|went|came|fled|left|died|"
+                      r"took|got|made|sent|gave|met|held|became|remain|remained|live|work|study|attend|join|visit|"
+                      r"serve|use|need|go|come)\b|[ ,?]*$|,| \w+ed\b)",
                       re.I)
 _LONG = re.compile(r"\bhow long (?:was|is|were|are|did|does|do|will|would) (?:the |a |an |this |that |his |her |its |their |"
                    r"[A-Z][\w.-]*['’]s )?((?:[a-z]+ )?[a-z]+)\b(?=\s+(?:last|take|run|go|stay|to|in|at|on|for|of)\b|\s*\?|$)",
@@ -130,12 +132,12 @@ def _bare(word: str) -> str:
 
 def uses_noun(sentence: str, nouns: Sequence[str]) -> bool:
     """Whether the sentence uses one of the nouns as a common word, not only inside a name ('Solelum Capital');
-    an acronym ('GDP') must appear as written. No nouns: True."""
+    an acronym ('GDP') or a capitalised noun ('how many Vietnamese…') must appear as written. No nouns: True."""
     if not nouns:
         return True
     words = re.findall(r"\b\w[\w-]*", sentence)
     common = {stem(w) for w in words if w[:1].islower()}
-    return any(n in words if n.isupper() else stem(n.lower()) in common for n in nouns)
+    return any(n in words if n.isupper() or n[:1].isupper() else stem(n.lower()) in common for n in nouns)
 
 
 _COUNT_WORD = re.compile(r"(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
