@@ -565,3 +565,12 @@ def test_a_counted_noun_stops_before_an_irregular_verb_and_may_be_a_capitalised_
 def test_a_model_question_is_not_answered_by_a_quoted_phrase() -> None:
     q = "Which model can it turn out?"
     assert not offers("Russia rebuilt its war machine with help from other “US foes”.", Expect.MODEL, q)
+
+
+def test_a_how_does_a_compare_with_b_question_is_split_into_its_two_sides() -> None:
+    assert split_parts("How does Russia's trade with China last year compare with its 2023 trade with Vietnam?") == [
+        "Russia's trade with China last year?", "its 2023 trade with Vietnam?"]
+    assert split_parts("How does that compare with Vietnam's trade with China? (Russia-Vietnam, 2023)") == [
+        "Russia-Vietnam, 2023?", "Vietnam's trade with China?"]
+    one = "How does the combined economic output of the Group of Seven compare with that of the BRICS bloc?"
+    assert split_parts(one) == [one]  # 'that of…' points back at the first side: one comparing sentence answers it

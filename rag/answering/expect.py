@@ -112,8 +112,25 @@ def split_parts(question: str) -> list[str]:
     parts = [p.strip(" ,?") for p in _SPLIT.split(question) if p and p.strip(" ,?")]
     if len(parts) > 1:
         return [p + "?" for p in parts]
-    sides = _alternatives(question)
+    sides = _alternatives(question) or _compared(question)
     return sides or [question]
+
+
+_COMPARED = re.compile(r"^\s*how (?:does|do|did|is|are|was|were|has|have) (.+?) compare[sd]? (?:with|to|against) "
+                       r"(?!(?:that|those|the ones?)\b)(.+?)\s*\?*\s*$", re.I)
+
+
+def _compared(question: str) -> list[str]:
+    """The two sides of 'How does A compare with B?' (each needs its own evidence), unless B only points back at A
+    ('…compare with that of the BRICS bloc'). A follow-up's 'that' is the context it carries in parentheses."""
+    carried = re.search(r"\s*\(([^()]*)\)\s*\??\s*$", question)
+    m = _COMPARED.match(question[: carried.start()] if carried else question)
+    if not m:
+        return []
+    first = m.group(1)
+    if carried and first.lower() in {"that", "this", "it", "they", "these", "those"}:
+        first = carried.group(1)
+    return [first + "?", m.group(2) + "?"]
 
 
 def _alternatives(question: str) -> list[str]:
