@@ -574,3 +574,10 @@ def test_a_how_does_a_compare_with_b_question_is_split_into_its_two_sides() -> N
         "Russia-Vietnam, 2023?", "Vietnam's trade with China?"]
     one = "How does the combined economic output of the Group of Seven compare with that of the BRICS bloc?"
     assert split_parts(one) == [one]  # 'that of…' points back at the first side: one comparing sentence answers it
+
+
+def test_how_long_had_it_been_needs_a_stretch_of_time() -> None:
+    q = "How long had it been since Putin's previous trip to North Korea when he visited in June 2024?"
+    assert expected(q) is Expect.SPAN and expected("How long ago did the treaty lapse?") is Expect.SPAN
+    assert offers("For the first time in 24 years, Vladimir Putin travelled to North Korea.", Expect.SPAN, q)
+    assert not offers("Amid suggestions that the two wars dealt a blow to the West, Putin visited.", Expect.SPAN, q)

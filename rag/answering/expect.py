@@ -11,6 +11,7 @@ class Expect(StrEnum):
     AMOUNT = "amount"
     MONEY = "money"
     AGE = "age"
+    SPAN = "span"
     DAY = "day"
     DATE = "date"
     PERSON = "person"
@@ -35,6 +36,8 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
                 r"\btitle of\b|\b(?:what|how) (?:is|was|are|were) (?:it|they|this|that|the [\w-]+) (?:called|named|titled|"
                 r"entitled|dubbed)\b", re.I), Expect.TITLE),
     (re.compile(r"\bhow old\b|\bwhat age\b", re.I), Expect.AGE),
+    (re.compile(r"\bhow long (?:has|had|have|is|was) it been\b|\bhow long ago\b|\bhow many years (?:has|had|have) "
+                r"(?:it been|passed|elapsed)\b", re.I), Expect.SPAN),
     (re.compile(r"\b(what|which) (exact |specific |precise )?(date|day)\b|\bexact date\b", re.I), Expect.DAY),
     (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month)|in what year|since when)\b", re.I),
      Expect.DATE),
@@ -64,6 +67,8 @@ _AMOUNT = re.compile(r"(?:US|A|C|HK)?[$€£¥]\s?\d[\d,.]*(?:\s*(?:billion|mill
                      r"won|dong|pounds|yen|tons|tonnes|barrels)\b)", re.I)
 _MONEY = re.compile(r"(?:US|A|C|HK)?[$€£¥]\s?\d|\d[\d,.]*\s*(?:(?:billion|million|trillion|bn)\s+)?(?:dollars|euros|rubles|"
                     r"roubles|yuan|won|dong|pounds|yen)\b", re.I)
+_SPAN = re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|few|many)[\s-]+"
+                   r"(?:day|week|month|year|decade|centur(?:y|ie))s?\b", re.I)
 _AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged \d{1,3}\b|,\s\d{1,3},", re.I)
 _DAY = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
                   r"\s+\d{1,2}\b|\b\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|"
@@ -160,6 +165,8 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         return any(m.group(0).lower() not in asked for m in _AMOUNT.finditer(sentence))
     if kind is Expect.MONEY:  # 'how much is it worth': a sum of money, not a share
         return any(m.group(0).lower() not in asked for m in _MONEY.finditer(sentence))
+    if kind is Expect.SPAN:  # 'How long had it been since…': a stretch of time ('24 years')
+        return any(m.group(0).lower() not in asked for m in _SPAN.finditer(sentence))
     if kind is Expect.AGE:
         return any(m.group(0).lower() not in asked for m in _AGE.finditer(sentence))
     if kind is Expect.DAY:

@@ -35,7 +35,7 @@ OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
 VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
-_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
+_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 _FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
 _MEASURES = {stem(w) for w in "year month quarter week day time previous last next compared according percent cent per "
              "figure data released showed said says rose fell grew grown increase decrease rise total billion million "
