@@ -581,3 +581,18 @@ def test_how_long_had_it_been_needs_a_stretch_of_time() -> None:
     assert expected(q) is Expect.SPAN and expected("How long ago did the treaty lapse?") is Expect.SPAN
     assert offers("For the first time in 24 years, Vladimir Putin travelled to North Korea.", Expect.SPAN, q)
     assert not offers("Amid suggestions that the two wars dealt a blow to the West, Putin visited.", Expect.SPAN, q)
+
+
+def test_a_share_is_contradicted_only_by_another_share() -> None:
+    """'80%-90% of its foreign trade' is not contradicted by a 26% growth rate in another article."""
+    from rag.answering.synthesize import extract
+
+    q = "What share of North Korea's foreign trade is conducted with China?"
+    texts = {"a": "North Korea conducts 80%-90% of its foreign trade with China.",
+             "b": "Trade between Russia and China rose by 26% compared with the previous year.",
+             "c": "North Korea conducts about 70% of its foreign trade with China, officials said."}
+    passages, sentences = one_sentence_articles({k: texts[k] for k in "ab"}, {"a": 0.6, "b": 0.5})
+    assert "different figure" not in extract(sentences, passages, question=q, max_sentences=1, threshold=0.25).text
+    passages, sentences = one_sentence_articles(texts, {"a": 0.6, "b": 0.5, "c": 0.45})
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a", "c"]

@@ -37,6 +37,7 @@ VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score th
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 _VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 _FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
+_SHARE = re.compile(r"\d\s*(?:%|percent|per cent)\s+of\b", re.I)  # a share of something: '80%-90% of its trade'
 _MEASURES = {stem(w) for w in "year month quarter week day time previous last next compared according percent cent per "
              "figure data released showed said says rose fell grew grown increase decrease rise total billion million "
              "trillion thousand number share portion amount level estimated expected reached".split()}
@@ -215,6 +216,7 @@ def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, 
     units = {_unit(f) for f in mine}
     names = _asked(question).names
     topic = _topic_words(f"{question} {top.text}")
+    share = bool(_SHARE.search(top.text))
     for s in sorted(rivals, key=lambda s: -s.context_score):
         if s.context_score < CONFLICT_RATIO * top.score:
             return None
@@ -223,6 +225,8 @@ def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, 
                 or not _topic_words(window) & topic):
             continue
         theirs = figures(s.text)
+        if share and not _SHARE.search(s.text):
+            continue  # '80% of its foreign trade' differs from another share, not from a 26% growth rate
         if theirs and not theirs <= mine and units & {_unit(f) for f in theirs}:
             return s
     return None
