@@ -118,6 +118,9 @@ def _time_queries(engine: Any, docs: list[str], n_fragments: int, seed: int) -> 
             "seed_questions": latency_figures(seed_rows)}
 
 
+QUESTION_SETS = [SEED_QUESTIONS.parent / f"{name}.jsonl" for name in ("seeds", "dev", "heldout")]
+
+
 def query(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
     """A fresh process opens the archive: RSS, fragment-query and seed-question latency, quality, a small ingest."""
     from eval.dataset import load_questions
@@ -137,14 +140,15 @@ def query(work: Path, n_fragments: int, seed: int) -> dict[str, Any]:
         "index_mb": dir_size_mb(work / "data"), "chroma_mb": dir_size_mb(work / "data" / "chroma"),
         "lexical_mb": dir_size_mb(work / "data" / "lexical"), "load_during_queries": _load(),
     }
-    questions, _bad = load_questions(SEED_QUESTIONS)
-    out["quality_archive"] = evaluate(engine, questions, "archive")
+    sets = {path.stem: load_questions(path)[0] for path in QUESTION_SETS}
+    out["quality"] = {name: {"archive": evaluate(engine, qs, f"archive {name}")} for name, qs in sets.items()}
     with tempfile.TemporaryDirectory(prefix="rag-bench-archive-") as tmp:
         small = small_ingest(engine, Path(tmp) / "increment", seed)
         engine.remove(small.pop("small_ingest_doc_ids"))  # keep the archive as it was, for the next run
         seeds_only = Engine(Settings(data_dir=Path(tmp) / "seeds", llm="none"), embedder=engine.embedder)
         seeds_only.ingest([SEEDS])
-        out["quality_seeds_only"] = evaluate(seeds_only, questions, "seeds_only")
+        for name, qs in sets.items():
+            out["quality"][name]["seeds_only"] = evaluate(seeds_only, qs, f"seeds only {name}")
     out.update(small)
     return out
 
@@ -179,13 +183,16 @@ def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | No
         print(f"goal {metric} <= {goal:.0f} ms: {got:.1f} ms {'MET' if got <= goal else 'MISSED'}")
     print(f"+10 articles: {q['small_ingest_s']:.1f} s, {q['small_ingest_chunks']} chunks, BM25 blocks rewritten "
           f"{q['small_ingest_bm25_blocks_rewritten']} of {q['bm25_blocks']}")
-    print(f"\nseeds.jsonl quality, extractive: {'metric':<22}{'seeds only':>12}{'archive':>12}")
-    for key in QUALITY:
-        a, z = q["quality_seeds_only"][key], q["quality_archive"][key]
-        print(f"{'':<33}{key:<22}{'-' if a is None else f'{a:.3f}':>12}{'-' if z is None else f'{z:.3f}':>12}")
-    before, after = q["quality_seeds_only"]["problems"], q["quality_archive"]["problems"]
-    for qid in sorted(set(after) - set(before)):
-        print(f"  new problem in the archive: {qid} {after[qid]}")
+    for name, scored in q["quality"].items():
+        print(f"\n{name}.jsonl quality, extractive: {'metric':<22}{'seeds only':>12}{'archive':>12}")
+        for key in QUALITY:
+            a, z = scored["seeds_only"][key], scored["archive"][key]
+            print(f"{'':<33}{key:<22}{'-' if a is None else f'{a:.3f}':>12}{'-' if z is None else f'{z:.3f}':>12}")
+        before, after = scored["seeds_only"]["problems"], scored["archive"]["problems"]
+        for qid in sorted(set(after) - set(before)):
+            print(f"  new problem in the archive: {qid} {after[qid]}")
+        for qid in sorted(set(before) - set(after)):
+            print(f"  solved only in the archive: {qid} {before[qid]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,5 +48,5 @@ def test_archive_resumes_and_reports(tmp_path: Path) -> None:
     assert "10-word fragments of random articles" in out and "seed questions (answerable)" in out
     assert "fragments, through `chroma run`" in out and "chroma server peak" in out
     assert "BM25 blocks rewritten 1 of" in out
-    assert "grounded_refusal_f1" in out
+    assert "grounded_refusal_f1" in out and "heldout.jsonl quality" in out and "dev.jsonl quality" in out
     assert (out_dir / "archive.json").is_file()
