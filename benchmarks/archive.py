@@ -32,6 +32,7 @@ from benchmarks.scale import (
     corpus_questions,
     evaluate,
     latency_figures,
+    print_changes,
     small_ingest,
     time_answers,
 )
@@ -188,11 +189,7 @@ def report(b: dict[str, Any] | None, q: dict[str, Any], srv: dict[str, Any] | No
         for key in QUALITY:
             a, z = scored["seeds_only"][key], scored["archive"][key]
             print(f"{'':<33}{key:<22}{'-' if a is None else f'{a:.3f}':>12}{'-' if z is None else f'{z:.3f}':>12}")
-        before, after = scored["seeds_only"]["problems"], scored["archive"]["problems"]
-        for qid in sorted(set(after) - set(before)):
-            print(f"  new problem in the archive: {qid} {after[qid]}")
-        for qid in sorted(set(before) - set(after)):
-            print(f"  solved only in the archive: {qid} {before[qid]}")
+        print_changes(scored["seeds_only"]["problems"], scored["archive"]["problems"], "the archive")
 
 
 def main(argv: list[str] | None = None) -> int:

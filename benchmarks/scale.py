@@ -206,6 +206,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"{r['source_cited']:.0%}")
 
 
+def print_changes(before: dict[str, str], after: dict[str, str], where: str) -> None:
+    """The questions answered worse, and better, in a bigger index than with the seeds alone."""
+    for qid in sorted(set(after) - set(before)):
+        print(f"  new problem in {where}: {qid} {after[qid]}")
+    for qid in sorted(set(before) - set(after)):
+        print(f"  fixed in {where}: {qid} (was {before[qid]})")
+
+
 def evaluate(engine: Any, questions: list[Any], label: str) -> dict[str, Any]:
     """Score the question set exactly as `rag eval` does (eval.run's run_questions, score and summarize)."""
     from eval.run import DocTexts, run_questions, summarize
@@ -252,11 +260,7 @@ def print_mixed(m: dict[str, Any]) -> None:
         change = f"{b - a:+.3f}" if a is not None and b is not None else "-"
         print(f"{key:<22}{a if a is None else f'{a:.3f}':>12}{b if b is None else f'{b:.3f}':>12}{change:>10}")
     print(f"{'chunks in the index':<22}{m['seeds_only']['chunks']:>12,}{m['mixed']['chunks']:>12,}")
-    before, after = m["seeds_only"]["problems"], m["mixed"]["problems"]
-    for qid in sorted(set(after) - set(before)):
-        print(f"  new problem in the mixed index: {qid} {after[qid]}")
-    for qid in sorted(set(before) - set(after)):
-        print(f"  fixed in the mixed index: {qid} (was {before[qid]})")
+    print_changes(m["seeds_only"]["problems"], m["mixed"]["problems"], "the mixed index")
 
 
 def main(argv: list[str] | None = None) -> int:
