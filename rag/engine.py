@@ -10,7 +10,7 @@ from typing import Any
 
 from rag.answering.cite import check
 from rag.answering.condense import condense
-from rag.answering.context import gather, scorers, sub_questions
+from rag.answering.context import gather, ms_since, scorers, sub_questions
 from rag.answering.evidence import sentences_of
 from rag.answering.generate import generate
 from rag.answering.retrieve import Filters
@@ -177,7 +177,7 @@ class Engine:
             return
         tick = time.perf_counter()
         standalone = condense(question, history, llm)
-        timings["condense"] = _ms(tick)
+        timings["condense"] = ms_since(tick)
         complete = {d for d, r in self._docs.items() if r.get("status") == "complete"}
         allowed = None
         if filters.active or len(complete) != len(self._docs):
@@ -196,7 +196,7 @@ class Engine:
                         max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
         if llm is None or draft.abstained:
             # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
-            timings["synthesize"] = _ms(tick)
+            timings["synthesize"] = ms_since(tick)
             _fill(answer, draft)
             yield from _words(answer.text)
         else:
@@ -208,11 +208,11 @@ class Engine:
                 raw = "".join(streamed)
                 if not raw.strip():
                     raise LLMError("The LLM endpoint returned no usable text. Showing the extractive answer instead.")
-                timings["synthesize"] = _ms(tick)
+                timings["synthesize"] = ms_since(tick)
                 tick = time.perf_counter()
                 checked = check(raw, passages, context_sents, self.embedder,
                                 self.settings.support_threshold, question=standalone)
-                timings["cite"] = _ms(tick)
+                timings["cite"] = ms_since(tick)
                 if checked.abstained or not checked.citations:
                     answer.notice = ("The model's answer had no sentence the sources support, so this is the "
                                      "extractive answer instead." if not checked.abstained else "")
@@ -224,10 +224,10 @@ class Engine:
                     answer.text, answer.citations = checked.text, checked.citations
                     answer.sentences, answer.unsupported = checked.sentences, checked.unsupported
             except LLMError as exc:
-                timings["synthesize"] = _ms(tick)
+                timings["synthesize"] = ms_since(tick)
                 _fill(answer, draft)
                 answer.mode, answer.notice = "extractive", f"{exc}"
-        timings["total"] = _ms(t0)
+        timings["total"] = ms_since(t0)
         answer.timings = {**timings}
         yield answer
 
@@ -281,6 +281,3 @@ def _words(text: str) -> Iterator[str]:
     for i, word in enumerate(text.split(" ")):
         yield word if i == 0 else " " + word
 
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)

@@ -40,12 +40,12 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     texts = [query, *sub_questions(query)]
     tick = time.perf_counter()
     vecs = embedder.embed(texts)
-    timings["embed"] = _ms(tick)
+    timings["embed"] = ms_since(tick)
     tick = time.perf_counter()
     lists = [retrieve(vec, text, store, lexical, k=settings.candidates if i == 0 else PART_CANDIDATES,
                       rrf_k=settings.rrf_k, filters=filters, allowed_docs=allowed)
              for i, (text, vec) in enumerate(zip(texts, vecs, strict=True))]
-    timings["retrieve"] = _ms(tick)
+    timings["retrieve"] = ms_since(tick)
     tick = time.perf_counter()
     pool = _pool(lists, 3 * settings.context_tokens // settings.chunk_size)
     pool += _within_best_articles(texts, lists, pool, store, lexical)
@@ -54,7 +54,7 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     _favour_covered_documents(sentences, pool, doc_chunks)
     ordered = rerank(pool, sentences, [s for _, s in part_scorers])
     chosen, _ = select_context(ordered, settings.context_tokens)
-    timings["rerank"] = _ms(tick)
+    timings["rerank"] = ms_since(tick)
     return Gathered(chosen=chosen, sentences=sentences, parts=part_scorers)
 
 
@@ -125,5 +125,6 @@ def _pool(lists: Sequence[Sequence[Candidate]], size: int) -> list[Candidate]:
     return list(pool.values())
 
 
-def _ms(since: float) -> float:
+def ms_since(since: float) -> float:
+    """Milliseconds since a ``time.perf_counter()`` reading, for the stage timings an Answer carries."""
     return round((time.perf_counter() - since) * 1000, 2)
