@@ -596,3 +596,25 @@ def test_a_share_is_contradicted_only_by_another_share() -> None:
     passages, sentences = one_sentence_articles(texts, {"a": 0.6, "b": 0.5, "c": 0.45})
     draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
     assert [c.doc_id for c in draft.citations] == ["a", "c"]
+
+
+def test_a_lead_articles_sentence_that_answers_the_question_may_join_below_the_usual_floor() -> None:
+    """'The new agreement replaces the … Treaty' scores 0.84 of the lead, under the 0.85 floor for supporting
+    sentences; it answers 'which treaty' too, so it joins. A sentence of the same article that names no treaty does
+    not."""
+    from rag.answering.synthesize import extract
+
+    lead = "During his visit to Pyongyang, Putin signed a comprehensive strategic partnership agreement."
+    answer = "The new agreement replaces the Friendship, Cooperation, and Good Neighborliness Treaty signed in 2000."
+    other = "The agreement was signed in a lavish ceremony attended by officials."
+    text = f"{lead} {answer} {other}"
+    chunk = Chunk(chunk_id="a:0", doc_id="a", position=0, start=0, end=len(text), text=text)
+    passages = {"a:0": Passage(chunk=chunk, meta=DocMeta(title="a"))}
+    sentences, start = [], 0
+    for sent, score in ((lead, 0.68), (answer, 0.57), (other, 0.56)):
+        sentences.append(Sentence(key=("a", start, start + len(sent)), text=sent, chunk_id="a:0", score=score,
+                                  context_score=score, own_score=score, backed=True))
+        start += len(sent) + 1
+    q = "Which earlier treaty between Moscow and Pyongyang was replaced by the new strategic partnership agreement?"
+    draft = extract(sentences, passages, question=q, max_sentences=3, threshold=0.25)
+    assert [c.quote for c in draft.citations] == [lead, answer]

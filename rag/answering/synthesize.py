@@ -32,6 +32,7 @@ from rag.types import Citation, Passage
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
 _MIN_WORDS = 5
 OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
+FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
 VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
@@ -140,9 +141,12 @@ def extract(
     polar = is_polar(question)
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
         text for text, _ in parts if expected(text) not in _VALUES or not any(_fits(c, text, views) for c in chosen)]
+    fitting_floor = max(FIT_FLOOR * top.score, threshold)
     for s in sorted(usable, key=lambda s: -s.score):
-        if len(chosen) + (conflict is not None) >= max_sentences or s.score < floor:
+        if len(chosen) + (conflict is not None) >= max_sentences or s.score < fitting_floor:
             break
+        if s.score < floor and not (s.doc_id in lead_docs and any(_fits(s, q, views) for q in asks)):
+            continue  # below the floor only a lead article's sentence that answers the question too may join
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
         # part of the question, gives a differing figure, or nearly ties with the lead (for a yes/no question, a
         # second view that beats the lead on its own merits, before the bonus for the lead's well-covered article).
