@@ -181,7 +181,7 @@ def test_term_weights_follow_the_candidates_not_only_unrelated_documents() -> No
 
 
 def test_a_who_did_what_question_needs_a_sentence_with_that_action() -> None:
-    from rag.answering.focus import action, uses_verb
+    from rag.answering.verbs import action, uses_verb
 
     assert action("Who won the 2022 FIFA World Cup?") == "won"
     assert action("Who promptly rejected Putin's terms?") == "rejected"
@@ -323,8 +323,8 @@ def test_an_either_or_question_is_split_into_its_two_sides() -> None:
 
 
 def test_a_how_did_name_verb_question_prefers_a_close_sentence_using_that_verb() -> None:
-    from rag.answering.focus import how_verb, uses_verb
     from rag.answering.synthesize import extract
+    from rag.answering.verbs import how_verb, uses_verb
 
     q = "How did Kim Jong Un refer to the United States at the Eighth Congress?"
     assert how_verb(q) == "refer" and how_verb("How has the greenback's share changed?") is None

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from rag.answering.verbs import AUXILIARY
 from rag.lexical import stem
 
 _ATTRIBUTE = re.compile(r"\bwhat (?:is|was|are|were) (?:the |\w+['’]s )(?:current |exact |total )?([a-z]+)\b", re.I)
@@ -242,35 +243,7 @@ def _related(a: str, b: str) -> bool:
     return common >= max(4, shorter - 1)
 
 
-_AUXILIARY = {"is", "was", "are", "were", "has", "have", "had", "did", "does", "do", "will", "would", "can", "could",
-              "should", "may", "might", "must"}
-
-
-def action(question: str) -> str | None:
-    """The verb of a 'Who <verb>…' question ('Who won the 2022 World Cup?' -> 'won'); None for 'Who is…' and others."""
-    m = re.match(r"\s*who\s+(?:\w+ly\s+)?([a-z]+)\b", question, re.I)
-    if not m or m.group(1).lower() in _AUXILIARY:
-        return None
-    return m.group(1).lower()
-
-
-def how_verb(question: str) -> str | None:
-    """The verb of 'How did <Name> <verb>…' ('How did Seoul respond…' -> 'respond'); None for other questions."""
-    m = re.match(r"\s*how (?:did|does|do|has|have|had|will|would|could|can) (?:the )?((?:(?-i:[A-Z])[\w’'.-]*\s+)+)((?-i:[a-z]+))\b",
-                 question, re.I)
-    if not m or not all(w[:1].isupper() for w in m.group(1).split()) or m.group(2).lower() in _AUXILIARY:
-        return None
-    return m.group(2).lower()
-
-
-def uses_verb(sentence: str, verb: str) -> bool:
-    """Whether the sentence uses the verb in some form ('rejected' ~ 'rejects', 'reject'; 'won' only as 'won')."""
-    base = re.sub(r"(?:ed|es|s|ing)$", "", verb) if len(verb) > 4 else verb
-    prefix = base if len(base) < 6 else base[:-1]  # 'respond' ~ 'response'
-    return any(w == verb or (len(base) >= 4 and w.startswith(prefix)) for w in re.findall(r"[a-z]+", sentence.lower()))
-
-
-_ASKING = _AUXILIARY | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "from", "in", "on",
+_ASKING = AUXILIARY | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "from", "in", "on",
                         "according", "during", "and", "the", "i"}
 
 

@@ -11,12 +11,10 @@ from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.expect import Expect, expected, is_polar, offers
 from rag.answering.focus import (
     Focus,
-    action,
     counts,
     entities_asked,
     focus,
     holds,
-    how_verb,
     lasts,
     most_entities_in,
     names_asked,
@@ -24,8 +22,8 @@ from rag.answering.focus import (
     same_pair,
     titled,
     uses_noun,
-    uses_verb,
 )
+from rag.answering.verbs import action, how_verb, uses_verb
 from rag.lexical import STOPWORDS, stem, tokenize
 from rag.types import Citation, Passage
 
