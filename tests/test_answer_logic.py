@@ -618,3 +618,12 @@ def test_a_lead_articles_sentence_that_answers_the_question_may_join_below_the_u
     q = "Which earlier treaty between Moscow and Pyongyang was replaced by the new strategic partnership agreement?"
     draft = extract(sentences, passages, question=q, max_sentences=3, threshold=0.25)
     assert [c.quote for c in draft.citations] == [lead, answer]
+
+
+def test_in_which_city_needs_a_town_located_or_called_so_not_the_country_asked_about() -> None:
+    q = "In which Vietnamese city will the Russian-backed nuclear science center be built?"
+    assert expected(q) is Expect.PLACE
+    assert not offers("Putin agreed to support a nuclear science center in Vietnam on Thursday.", Expect.PLACE, q)
+    q = "In which Chinese city did the foreign ministers meet?"
+    assert offers("They met in the southern Chinese city of Guilin, Guangxi province.", Expect.PLACE, q)
+    assert offers("The ministers met in Guilin on Monday.", Expect.PLACE, q)

@@ -53,7 +53,8 @@ _RULES: list[tuple[re.Pattern[str], Expect]] = [
                 r"finance|trade|economic|military) ){0,4}(?:president|leader|minister|official|politician|chancellor|king|"
                 r"queen|secretary|spokes(?:man|woman|person)|general|ambassador|diplomat|analyst|expert|journalist|author|"
                 r"adviser|advisor|commander|envoy|senator|governor|mayor|ceo|chairman|chief)\b", re.I), Expect.PERSON),
-    (re.compile(r"\b(where|which (city|country|town|region|province)|in what (city|country))\b", re.I), Expect.PLACE),
+    (re.compile(r"\b(where|which (?:(?-i:[A-Z])[\w’'-]+ )?(city|country|town|region|province|port)|"
+                r"in what (city|country))\b", re.I), Expect.PLACE),
     (re.compile(r"\b(?:which|what) (?:article|section|clause|chapter|paragraph|provision|point)s? (?:of|in)\b", re.I),
      Expect.NUMBER),  # a numbered provision: 'Article 4'
     (re.compile(r"\b(?:what|which) (?:[\w-]+ ){0,3}?(?:model|variant|designation)s?\b", re.I), Expect.MODEL),
@@ -80,6 +81,8 @@ _COMPARES = re.compile(r"\b(than|compared|comparison|versus|vs|whereas|twice|dou
                        r"outpac\w*|outstrip\w*|relative to|ahead of|behind)\b", re.I)
 _ENUMERATION = re.compile(r"\b[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*(?:,\s(?:the\s)?[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*)*,?"
                           r"\s(?:and|or)\s(?:the\s)?[A-Z][\w’'.-]*(?:\s[A-Z][\w’'.-]*)*")
+_WHICH_TOWN = re.compile(r"\b(?:which|what) (?:(?-i:[A-Z])[\w’'-]+ )?(?:city|town|port)\b", re.I)
+_TOWN = re.compile(r"\b(?:city|town|port) of ([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)")  # 'the southern Chinese city of Guilin'
 _WHICH_PLACE = re.compile(r"\bwhich (city|country|town|region|province)\b", re.I)  # the place is named, not located
 _YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(?-i:January|February|March|April|May|June|July|August|September|"
                            r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
@@ -171,6 +174,9 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
         return any(m.group(0).lower() not in asked for m in _AGE.finditer(sentence))
     if kind is Expect.DAY:
         return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
+    if kind is Expect.PLACE and _WHICH_TOWN.search(question):  # 'In which Chinese city…': a town located or called so
+        towns = (*_PLACE.finditer(sentence), *_TOWN.finditer(sentence))
+        return any(all(w.lower() not in asked for w in m.group(1).split()) for m in towns)
     if kind is Expect.PLACE and not _WHICH_PLACE.search(question):  # 'Where…': a place after in/at/near/to/from
         return any(all(w.lower() not in asked for w in m.group(1).split()) for m in _PLACE.finditer(sentence))
     if kind is Expect.NAMES:  # 'Which countries…': named ones, listed ('Egypt, Ethiopia and Iran'), one not asked
