@@ -627,3 +627,16 @@ def test_in_which_city_needs_a_town_located_or_called_so_not_the_country_asked_a
     q = "In which Chinese city did the foreign ministers meet?"
     assert offers("They met in the southern Chinese city of Guilin, Guangxi province.", Expect.PLACE, q)
     assert offers("The ministers met in Guilin on Monday.", Expect.PLACE, q)
+
+
+def test_a_question_about_an_outcome_needs_a_sentence_with_that_outcome() -> None:
+    """'What did the summit conclude?' is not answered by a sentence that only mentions the summit."""
+    from rag.answering.synthesize import extract
+    from rag.answering.verbs import action, uses_verb
+
+    q = "What did the Ukraine peace summit in Switzerland conclude?"
+    assert action(q) == "conclude" and action("What did the West believe?") is None
+    assert uses_verb("The summit concluded with a joint statement.", "conclude")
+    texts = {"a": "In his address on June 14, just ahead of a Ukraine led peace summit in Switzerland, Putin spoke."}
+    passages, sentences = one_sentence_articles(texts, {"a": 0.7})
+    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained

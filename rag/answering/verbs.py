@@ -8,12 +8,18 @@ AUXILIARY = {"is", "was", "are", "were", "has", "have", "had", "did", "does", "d
             "should", "may", "might", "must"}
 
 
+_OUTCOME = re.compile(r"\bwhat (?:did|does|do|will|has|have|had) (?:the |a |an )?[\w’'. -]+? (conclude|decide|agree|announce|"
+                      r"pledge|approve|reject|rule)\b", re.I)
+
+
 def action(question: str) -> str | None:
-    """The verb of a 'Who <verb>…' question ('Who won the 2022 World Cup?' -> 'won'); None for 'Who is…' and others."""
+    """The verb of a 'Who <verb>…' question ('Who won the 2022 World Cup?' -> 'won') or of a question about an outcome
+    ('What did the summit conclude?' -> 'conclude'); None for 'Who is…' and others."""
     m = re.match(r"\s*who\s+(?:\w+ly\s+)?([a-z]+)\b", question, re.I)
-    if not m or m.group(1).lower() in AUXILIARY:
-        return None
-    return m.group(1).lower()
+    if m and m.group(1).lower() not in AUXILIARY:
+        return m.group(1).lower()
+    m = _OUTCOME.search(question)
+    return m.group(1).lower() if m else None
 
 
 def how_verb(question: str) -> str | None:
