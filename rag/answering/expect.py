@@ -89,6 +89,17 @@ _YEAR_OR_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(?-i:January|February|Marc
                            r"\b(last|this|next) (year|month|week)\b|\b(yesterday|today)\b|\b\d{4}-\d\d-\d\d\b", re.I)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zà-ÿ’'-]+(?:\s+[A-Z][\w’'-]+)*")
 _APPOSITIVE = re.compile(r"\s*([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){1,2}),\s")
+_VALUE = {  # kinds whose answer is a value the pattern finds
+    Expect.NUMBER: _NUMBER,
+    Expect.AMOUNT: _AMOUNT,  # 'how much': a sum, a share or a quantity with its unit, not a bare count
+    Expect.MONEY: _MONEY,  # 'how much is it worth': a sum of money, not a share
+    Expect.SPAN: _SPAN,  # 'How long had it been since…': a stretch of time ('24 years')
+    Expect.AGE: _AGE,
+    Expect.DAY: _DAY,
+    Expect.MODEL: _DESIGNATION,  # 'What drone model…': a designation ('HESA Shahed-136', 'Su-57')
+    Expect.TITLE: _TITLED,  # a quoted or 'entitled…' name
+    Expect.DATE: _YEAR_OR_DATE,
+}
 _SPLIT = re.compile(r",?\s+and\s+(?=(?:what|which|who|whom|when|where|how|why|in what|does|did|is|was|are|were)\b)",
                     re.I)
 
@@ -162,18 +173,9 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
     if kind is Expect.ANY:
         return True
     asked = question.lower()
-    if kind is Expect.NUMBER:
-        return any(m.group(0).lower() not in asked for m in _NUMBER.finditer(sentence))
-    if kind is Expect.AMOUNT:  # 'how much': a sum, a share or a quantity with its unit, not a bare count
-        return any(m.group(0).lower() not in asked for m in _AMOUNT.finditer(sentence))
-    if kind is Expect.MONEY:  # 'how much is it worth': a sum of money, not a share
-        return any(m.group(0).lower() not in asked for m in _MONEY.finditer(sentence))
-    if kind is Expect.SPAN:  # 'How long had it been since…': a stretch of time ('24 years')
-        return any(m.group(0).lower() not in asked for m in _SPAN.finditer(sentence))
-    if kind is Expect.AGE:
-        return any(m.group(0).lower() not in asked for m in _AGE.finditer(sentence))
-    if kind is Expect.DAY:
-        return any(m.group(0).lower() not in asked for m in _DAY.finditer(sentence))
+    value = _VALUE.get(kind)
+    if value is not None:  # a value of that kind the question does not already state
+        return any(m.group(0).lower() not in asked for m in value.finditer(sentence))
     if kind is Expect.PLACE and _WHICH_TOWN.search(question):  # 'In which Chinese city…': a town located or called so
         towns = (*_PLACE.finditer(sentence), *_TOWN.finditer(sentence))
         return any(all(w.lower() not in asked for w in m.group(1).split()) for m in towns)
@@ -184,12 +186,6 @@ def offers(sentence: str, kind: Expect, question: str) -> bool:
                    for m in _ENUMERATION.finditer(sentence))
     if kind is Expect.COMPARISON:  # 'How does X compare with Y?': a sentence that sets one against the other
         return bool(_COMPARES.search(sentence))
-    if kind is Expect.MODEL:  # 'What drone model…': a designation ('HESA Shahed-136', 'Su-57')
-        return any(m.group(0).lower() not in asked for m in _DESIGNATION.finditer(sentence))
-    if kind is Expect.TITLE:  # a quoted or 'entitled…' name
-        return any(m.group(0).lower() not in asked for m in _TITLED.finditer(sentence))
-    if kind is Expect.DATE:
-        return any(m.group(0).lower() not in asked for m in _YEAR_OR_DATE.finditer(sentence))
     names = [m.group(0).split() for m in _NAME.finditer(sentence)]
     opening = _APPOSITIVE.match(sentence)  # 'Saeed Khatibzadeh, spokesman for…': a name may open the sentence
     if opening:
