@@ -101,17 +101,16 @@ def _within_best_articles(texts: Sequence[str], lists: Sequence[Sequence[Candida
     docs = {c.chunk.doc_id for found in lists for c in found[:BEST_ARTICLES]}
     have = {c.chunk.chunk_id for c in pool}
     last = min((c.fused for c in pool), default=0.0)  # they rank after every candidate; their sentences decide
-    wanted: dict[str, Candidate] = {}
+    wanted: dict[str, tuple[float, int]] = {}  # chunk id -> its BM25 score and rank within those articles
     for text in texts:
         found = [hit for hit in lexical.search(text, WITHIN_K + len(have), docs) if hit[0] not in have]
         for rank, (chunk_id, _doc_id, score) in enumerate(found[:WITHIN_K]):
-            wanted.setdefault(chunk_id, Candidate(chunk=None, fused=last, lexical=score,  # type: ignore[arg-type]
-                                                  lexical_rank=rank))
+            wanted.setdefault(chunk_id, (score, rank))
     if not wanted:
         return []
-    for chunk in store.get_chunks(ids=list(wanted)):
-        wanted[chunk.chunk_id].chunk = chunk
-    return [c for c in wanted.values() if c.chunk is not None]
+    chunks = {chunk.chunk_id: chunk for chunk in store.get_chunks(ids=list(wanted))}
+    return [Candidate(chunk=chunks[cid], fused=last, lexical=score, lexical_rank=rank)
+            for cid, (score, rank) in wanted.items() if cid in chunks]
 
 
 def _pool(lists: Sequence[Sequence[Candidate]], size: int) -> list[Candidate]:

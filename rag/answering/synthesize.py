@@ -122,7 +122,7 @@ def extract(
     views = _Views(window=sentence_windows(sentences, passages), passages=passages)
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
-        if chosen and expected(text) in _VALUES and any(_fits(c, text, views) for c in chosen):
+        if chosen and _asked(text).kind in _VALUES and any(_fits(c, text, views) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
         lead = _lead(usable, text, scores, threshold, views, every_name=scorer is not None and is_polar(text))
@@ -138,18 +138,18 @@ def extract(
     lead_docs = {s.doc_id for s in chosen}
     polar = is_polar(question)
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
-        text for text, _ in parts if expected(text) not in _VALUES or not any(_fits(c, text, views) for c in chosen)]
+        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(_fits(c, text, views) for c in chosen)]
     fitting_floor = max(FIT_FLOOR * top.score, threshold)
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < fitting_floor:
             break
-        if s.score < floor and not (s.doc_id in lead_docs and any(_fits(s, q, views) for q in asks)):
+        answers = any(_fits(s, q, views) for q in asks)
+        if s.score < floor and not (s.doc_id in lead_docs and answers):
             continue  # below the floor only a lead article's sentence that answers the question too may join
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
         # part of the question, gives a differing figure, or nearly ties with the lead (for a yes/no question, a
         # second view that beats the lead on its own merits, before the bonus for the lead's well-covered article).
-        near_tie = ((s.score >= OTHER_DOC_RATIO * top.score or (polar and s.own_score >= top.own_score))
-                    and any(_fits(s, q, views) for q in asks))
+        near_tie = answers and (s.score >= OTHER_DOC_RATIO * top.score or (polar and s.own_score >= top.own_score))
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
                 and id(s) in paired):
             chosen.append(s)
