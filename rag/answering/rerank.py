@@ -15,15 +15,18 @@ DUPLICATE_JACCARD = 0.8
 def rerank(candidates: Sequence[Candidate], sentences: Sequence[Sentence],
            part_scorers: Sequence[Scorer] = ()) -> list[Candidate]:
     """Candidates ordered by a blend of their fused rank score and their best sentence's evidence score (for a
-    multi-part question, the sentence's best score for any part)."""
+    multi-part question, the sentence's best score for any part); the chunk holding the best sentence of all comes
+    first, however low retrieval ranked it (a paraphrase shares few words with the question)."""
     best: dict[str, float] = {}
     for s in sentences:
         score = max([s.score] + [p.score(s) for p in part_scorers])
         best[s.chunk_id] = max(best.get(s.chunk_id, 0.0), score)
     top_fused = max((c.fused for c in candidates), default=1.0) or 1.0
 
-    def key(c: Candidate) -> float:
-        return 0.65 * best.get(c.chunk.chunk_id, 0.0) + 0.35 * (c.fused / top_fused)
+    lead = max(best, key=best.__getitem__, default=None)
+
+    def key(c: Candidate) -> tuple[bool, float]:
+        return c.chunk.chunk_id == lead, 0.65 * best.get(c.chunk.chunk_id, 0.0) + 0.35 * (c.fused / top_fused)
 
     return sorted(candidates, key=key, reverse=True)
 
