@@ -111,10 +111,13 @@ def titled(sentence: str, title: str, question: str) -> bool:
 _TITLE_WORDS = {"of", "state", "the", "foreign", "ministry", "deputy", "vice", "general", "assistant", "senior"}
 
 
+_WORD = re.compile(r"(?<![\w’'.])[\w’'.]+(?![\w’'.$])")
+
+
 def names_in(text: str, names: Sequence[str], *, every: bool = True) -> bool:
     """Whether every name (or, with ``every=False``, any name) occurs in the text: acronyms exactly, other words with
     their derived forms ('Korea' ~ 'Korean', 'Ukraine' ~ 'Ukrainian', 'Russia' ~ 'Russian')."""
-    words = {_bare(w) for w in re.findall(r"[\w’'.]+", text)}  # "NATO’s" counts as NATO
+    words = {_bare(w) for w in _WORD.findall(text)}  # "NATO’s" counts as NATO; "US$ 697 million" is no US
     lowered = {w.lower() for w in words}
 
     def found(name: str) -> bool:

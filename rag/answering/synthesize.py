@@ -211,12 +211,14 @@ def _own_words(question: str) -> str:
 def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, views: _Views) -> Sentence | None:
     """The best sentence from another document that states a different figure of the same kind, from an article
     about the question (several candidates come from it, and the sentence or the one before it names something the
-    question names). A question that asks for a name or a date gets no 'different figure'."""
+    question names, or, if it names nothing, that the lead sentence names). A question that asks for a name or a date
+    gets no 'different figure'."""
     mine = figures(top.text)
     if not mine or _asked(question).kind not in _FIGURED:
         return None
     units = {_unit(f) for f in mine}
     names = _asked(question).names
+    whose = () if names else entities_asked(top.text)  # whose figure the lead gives: 'the US dollar's share…'
     topic = _topic_words(f"{question} {top.text}")
     share = bool(_SHARE.search(top.text))
     for s in sorted(rivals, key=lambda s: -s.context_score):
@@ -224,7 +226,7 @@ def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, 
             return None
         window = views.window[id(s)]
         if (s.doc_id == top.doc_id or not s.backed or (names and not names_in(window, names, every=False))
-                or not _topic_words(window) & topic):
+                or (whose and not any(names_in(window, group) for group in whose)) or not _topic_words(window) & topic):
             continue
         theirs = figures(s.text)
         if share and not _SHARE.search(s.text):
