@@ -180,6 +180,32 @@ def test_term_weights_follow_the_candidates_not_only_unrelated_documents() -> No
     assert scorer.coverage("Article 4 covers military aid") > scorer.coverage("Russia said so")
 
 
+def test_a_question_word_no_candidate_uses_is_matched_by_its_synonyms() -> None:
+    """A paraphrase ('portion' of 'worldwide' reserves) credits the words the article uses ('share', 'global')."""
+    import numpy as np
+
+    from rag.answering.evidence import SYNONYM_CREDIT, Scorer
+    from rag.synonyms import synonyms
+
+    class Idf:
+        def idf(self, term: str) -> float:
+            return 1.0
+
+    assert "share" in synonyms("portion") and "global" in synonyms("worldwide")
+    question = "How has the portion of worldwide currency reserves changed?"
+    paraphrased = "The dollar's share of global forex reserves fell from 70% to 55%."
+    verbatim = "Officials say the currency reserves fell to 20.7%."
+    scorer = Scorer(question, np.zeros(3, dtype=np.float32), Idf())
+    before = scorer.coverage(paraphrased)
+    scorer.localize([paraphrased, verbatim])
+    assert set(scorer.alternatives) == {"portion", "worldwide"}  # 'currency' is used: it needs no stand-in
+    assert scorer.coverage(paraphrased) > scorer.coverage(verbatim) and scorer.coverage(paraphrased) > before
+    exact = Scorer("How has the share of global reserves changed?", np.zeros(3, dtype=np.float32), Idf())
+    exact.localize([paraphrased, verbatim])
+    assert exact.coverage(paraphrased) > scorer.coverage(paraphrased)  # a synonym counts SYNONYM_CREDIT, not 1
+    assert 0 < SYNONYM_CREDIT < 1
+
+
 def test_a_who_did_what_question_needs_a_sentence_with_that_action() -> None:
     from rag.answering.verbs import action, uses_verb
 
@@ -640,3 +666,40 @@ def test_a_question_about_an_outcome_needs_a_sentence_with_that_outcome() -> Non
     texts = {"a": "In his address on June 14, just ahead of a Ukraine led peace summit in Switzerland, Putin spoke."}
     passages, sentences = one_sentence_articles(texts, {"a": 0.7})
     assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+
+
+def test_a_differing_figure_for_a_question_naming_nothing_is_about_what_the_lead_names() -> None:
+    """'The greenback's portion of reserves' names nothing; the lead gives the US dollar's share, so 'support for the
+    currency reserves fell to 20.7%' (no US, and 'US$ 697 million' is a sum, not the US) is no differing figure."""
+    from rag.answering.focus import names_in
+    from rag.answering.synthesize import extract
+
+    assert not names_in("the cost of the reserves at US$ 697 million", ("US",)) and names_in("the US dollar", ("US",))
+    q = "How has the greenback's portion of currency reserves changed?"
+    lead = "The US dollar’s share of global currency reserves fell from 70% to 55%."
+    stray = "Support for the currency reserves fell to 20.7%, at a cost of US$ 697 million."
+    same = "The US share of currency reserves fell to 58%, officials said."
+    passages, sentences = one_sentence_articles({"a": lead, "b": stray}, {"a": 0.6, "b": 0.5})
+    assert "different figure" not in extract(sentences, passages, question=q, max_sentences=1, threshold=0.25).text
+    passages, sentences = one_sentence_articles({"a": lead, "c": same}, {"a": 0.6, "c": 0.5})
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a", "c"]
+
+
+def test_the_chunk_holding_the_best_sentence_leads_the_context() -> None:
+    """A chunk ranked low by retrieval (a paraphrase) but holding the best-scoring sentence is taken first, so a tight
+    token budget cannot leave it out."""
+    from rag.answering.rerank import rerank, select_context
+    from rag.answering.retrieve import Candidate
+
+    def cand(cid: str, fused: float) -> Candidate:
+        return Candidate(chunk=Chunk(chunk_id=cid, doc_id=cid, position=0, start=0, end=1, text=f"text {cid} " * 50),
+                         fused=fused)
+
+    pool = [cand("x", 1.0), cand("y", 0.95), cand("seed", 0.5)]
+    scores = {"x": 0.43, "y": 0.40, "seed": 0.47}
+    sents = [Sentence(key=(c, 0, 1), text="x", chunk_id=c, score=s) for c, s in scores.items()]
+    ordered = rerank(pool, sents)
+    assert ordered[0].chunk.chunk_id == "seed"
+    chosen, _ = select_context(ordered, budget_tokens=120)
+    assert [c.chunk.chunk_id for c in chosen][:1] == ["seed"]
