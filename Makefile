@@ -35,7 +35,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
 test: setup browser
-	$(VENV)/bin/ruff check rag ui eval benchmarks tests
+	$(VENV)/bin/ruff check rag ui eval benchmarks tests scripts
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory eval-gate
 
@@ -60,7 +60,7 @@ bench-archive: setup
 	$(PY) -m benchmarks.archive --server
 
 lint: setup
-	$(VENV)/bin/ruff check rag ui eval benchmarks tests
+	$(VENV)/bin/ruff check rag ui eval benchmarks tests scripts
 
 clean:
 	rm -rf .rag eval/reports benchmarks/out
