@@ -21,7 +21,7 @@ LOCAL_SHARE = 0.5  # weight of the candidates' own idf in a question term's weig
 CONTEXT_CREDIT = 0.8  # share of a predecessor-plus-sentence score a sentence may inherit
 SYNONYM_CREDIT = 0.8  # a question word no candidate uses counts this much when a sentence has a synonym instead
 DISPLAY_SHARE = 0.9  # headlines and captions restate the body in fewer words: body sentences are better evidence
-_NAME = re.compile(r"(?<=[\w,;:’'\"] )[A-Z][\w’'-]*")  # a capitalised word that does not open the question
+_NAME = re.compile(r"(?:(?<=[\w,;:’'\")] )|(?<=\())[A-Z][\w’'-]*")  # a capitalised word not opening the question
 _COMMON = re.compile(r"(?<![\w’'-])[a-z][\w’'-]*")  # a word that starts in lower case
 _CAPTION = re.compile(r"\((?:left|right|center|centre|top|bottom)\)|\([A-Z][\w.-]*(?:\s?/\s?[A-Z][\w.-]*)+\)\.?$|"
                       r"^(?:Photo|Image|Picture|Credit)s?\b")
