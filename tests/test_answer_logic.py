@@ -703,3 +703,21 @@ def test_the_chunk_holding_the_best_sentence_leads_the_context() -> None:
     assert ordered[0].chunk.chunk_id == "seed"
     chosen, _ = select_context(ordered, budget_tokens=120)
     assert [c.chunk.chunk_id for c in chosen][:1] == ["seed"]
+
+
+def test_where_will_the_thing_be_built_needs_a_sentence_about_that_thing() -> None:
+    """'In which Vietnamese city will the … nuclear science and technology center be built?' is not answered by talks
+    held 'in Ho Chi Minh City' on a nuclear arsenal: the sentence must be about the center."""
+    from rag.answering.focus import focus, uses_noun
+    from rag.answering.synthesize import extract
+
+    q = "In which Vietnamese city will the Russian-backed nuclear science and technology center be built?"
+    assert focus(q).nouns == ("center",) and focus("Where was the summit held?").nouns == ("summit",)
+    assert focus("Where is it located?").nouns == ()
+    assert uses_noun("The center will be built in Dalat, north of Ho Chi Minh City.", focus(q).nouns)
+    stray = {"a": "In Ho Chi Minh City, Dlamini and General Saleh held 10 rounds of talks on the nuclear arsenal."}
+    passages, sentences = one_sentence_articles(stray, {"a": 0.6})
+    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+    built = {"b": "The nuclear science and technology center will be built in Dalat, officials said."}
+    passages, sentences = one_sentence_articles(built, {"b": 0.6})
+    assert not extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained

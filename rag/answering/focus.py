@@ -23,6 +23,10 @@ _LONG = re.compile(r"\bhow long (?:was|is|were|are|did|does|do|will|would) (?:th
                    re.I)
 _DURATION = re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few|"
                        r"couple of)[\s-]+(?:second|minute|hour|day|night|week|fortnight|month|year|decade)s?\b", re.I)
+_SITED = re.compile(r"\b(?:where|in (?:which|what) (?:[\w’'-]+ ){0,2}?(?:city|town|province|region|country|place))"
+                    r"(?: (?:in|of) [A-Z][\w’'-]*)? (?:will|would|is|was|are|were) (?:the|a|an|its|their) "
+                    r"((?:[\w’'-]+ ){0,6}?[a-z]+) (?:be |been )?(?:built|located|based|held|hosted|constructed|set up|"
+                    r"opened|sited|stationed|deployed)\b", re.I)
 _OWNER = re.compile(r"^\s*(?:the\s+)?((?:[A-Z][\w’'.-]*\s*)+)")
 _POSSESSOR = re.compile(r"\b([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)['’]s\s+$")
 
@@ -54,6 +58,9 @@ def _focus(question: str) -> Focus:
     m = _LONG.search(question)
     if m:
         return Focus(tuple(m.group(1).split()), (), lasting=True)  # 'the war' or 'the state visit': either noun
+    m = _SITED.search(question)  # 'Where will the nuclear science center be built?': a place for the center
+    if m:
+        return Focus((m.group(1).split()[-1],), ())
     m = _COUNTED.search(question)
     if m:
         words = m.group(1).split()
