@@ -206,6 +206,26 @@ def test_a_question_word_no_candidate_uses_is_matched_by_its_synonyms() -> None:
     assert 0 < SYNONYM_CREDIT < 1
 
 
+def test_a_capital_in_the_question_is_matched_by_its_country() -> None:
+    """'How did Seoul respond…': a sentence on South Korea covers 'Seoul' (at SYNONYM_CREDIT); North Korea does not."""
+    import numpy as np
+
+    from rag.answering.evidence import Scorer
+    from rag.synonyms import country_of
+
+    class Idf:
+        def idf(self, term: str) -> float:
+            return 1.0
+
+    assert country_of("Seoul") == "South Korea" and country_of("Washington") == "United States"
+    assert country_of("Putin") is None
+    scorer = Scorer("How did Seoul respond to the pact?", np.zeros(3, dtype=np.float32), Idf())
+    south, north = "South Korea summoned the ambassador.", "North Korea signed the pact."
+    scorer.localize([south, north])
+    assert scorer.coverage(south) > scorer.coverage("The ambassador was summoned.")
+    assert scorer.coverage("Seoul summoned the ambassador.") > scorer.coverage(south)
+
+
 def test_a_who_did_what_question_needs_a_sentence_with_that_action() -> None:
     from rag.answering.verbs import action, uses_verb
 
