@@ -117,6 +117,9 @@ class LexicalIndex:
                     self.n_alive -= 1
                     self.total_len -= int(block.lengths[r])
                     self._dirty_blocks.add(b)
+            while self.blocks and not self.blocks[-1].alive.any():  # an ingest undone: its block goes too
+                self.blocks.pop()
+                self._dirty_blocks.discard(len(self.blocks))
 
     def compact(self) -> None:
         """Merge all blocks into one, dropping tombstoned rows."""
@@ -226,6 +229,9 @@ class LexicalIndex:
             with os.fdopen(fd, "w") as fh:
                 json.dump(state, fh)
             os.replace(tmp, self.path / "state.json")
+            for stale in self.path.glob("block_*.npz"):  # blocks dropped since: removed only after the new state
+                if int(stale.stem[len("block_"):]) >= len(self.blocks):
+                    stale.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:

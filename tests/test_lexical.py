@@ -87,3 +87,23 @@ def test_a_corrupt_index_on_disk_loads_empty_so_it_is_rebuilt(tmp_path) -> None:
     (tmp_path / "lex").mkdir()
     (tmp_path / "lex" / "state.json").write_text("{broken")
     assert LexicalIndex.load(tmp_path / "lex").n_alive == 0
+
+
+def test_an_undone_ingest_leaves_no_tombstoned_block_behind(tmp_path) -> None:
+    """Adding articles and removing them again (a benchmark's small ingest, a user's undo) drops their block, on disk
+    too, so repeated runs do not pile up dead blocks that every search walks through."""
+    index = LexicalIndex(tmp_path / "lex")
+    build(DOCS, index)
+    index.save()
+    before = sorted(p.name for p in (tmp_path / "lex").glob("block_*.npz"))
+    index.add([chunk("new", 0, "Ten more articles about drones.")], {"new": "fp"})
+    index.save()
+    assert len(index.blocks) == len(before) + 1
+    index.remove_docs(["new"])
+    index.save()
+    assert len(index.blocks) == len(before)
+    assert sorted(p.name for p in (tmp_path / "lex").glob("block_*.npz")) == before
+    loaded = LexicalIndex.load(tmp_path / "lex")
+    assert loaded.n_alive == index.n_alive == 6
+    assert loaded.search("drone factory", 5) == index.search("drone factory", 5) != []
+    assert "new" not in {d for _, d, _ in loaded.search("drones articles", 10)}
