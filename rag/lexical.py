@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,13 @@ def stem(token: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stop-word-free, lightly stemmed word tokens (numbers kept)."""
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+
+
+@lru_cache(maxsize=16384)
+def term_set(text: str) -> frozenset[str]:
+    """The distinct tokens of a text, cached: answering a question scores the same sentences several times (the
+    question, each part, the rerank, the synthesizer)."""
+    return frozenset(tokenize(text))
 
 
 class _Block:

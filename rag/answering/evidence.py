@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from rag.ingestion.clean import is_boilerplate
-from rag.lexical import LexicalIndex, stem, tokenize
+from rag.lexical import LexicalIndex, stem, term_set, tokenize
 from rag.providers import Embedder
 from rag.sentences import SentenceKey, chunk_sentences
 from rag.store import Store
@@ -68,7 +69,7 @@ class Scorer:
         n = len(texts)
         if not n or not self.weights:
             return
-        present = [set(tokenize(t)) for t in texts]
+        present = [term_set(t) for t in texts]
         common = [_common_words(t) for t in texts]
         used, common_used = set().union(*present), set().union(*common)
         local = {}
@@ -94,7 +95,7 @@ class Scorer:
 
     def coverage(self, text: str) -> float:
         """Share of the question's (idf-weighted) terms that occur in the text."""
-        present = set(tokenize(text))
+        present = term_set(text)
         found = sum(w for t, w in self.weights.items() if t in present)
         found += sum(SYNONYM_CREDIT * self.weights[t] for t, country in self.places.items()
                      if t not in present and t in self.weights and country <= present)
@@ -123,9 +124,10 @@ def _forms(word: str) -> set[str]:
     return {word, word + "ed", word + "ing", word + "es"}
 
 
-def _common_words(text: str) -> set[str]:
+@lru_cache(maxsize=16384)
+def _common_words(text: str) -> frozenset[str]:
     """The stemmed words of the text that are not capitalised (no names, no sentence openers)."""
-    return set(tokenize(" ".join(_COMMON.findall(text))))
+    return term_set(" ".join(_COMMON.findall(text)))
 
 
 def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder: Embedder) -> list[Sentence]:

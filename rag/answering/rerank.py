@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rag.answering.evidence import Scorer, Sentence
 from rag.answering.retrieve import Candidate
-from rag.lexical import tokenize
+from rag.lexical import term_set
 from rag.tokens import count_tokens
 
 DUPLICATE_JACCARD = 0.8
@@ -34,10 +34,10 @@ def rerank(candidates: Sequence[Candidate], sentences: Sequence[Sentence],
 def select_context(candidates: Sequence[Candidate], budget_tokens: int) -> tuple[list[Candidate], int]:
     """Take candidates in order while they fit the budget, skipping near-duplicates of ones already taken."""
     taken: list[Candidate] = []
-    shingles: list[set[str]] = []
+    shingles: list[frozenset[str]] = []
     used = 0
     for cand in candidates:
-        tokens = set(tokenize(cand.chunk.text))
+        tokens = term_set(cand.chunk.text)
         if any(_jaccard(tokens, other) >= DUPLICATE_JACCARD for other in shingles):
             continue
         size = count_tokens(cand.chunk.text)
@@ -51,7 +51,7 @@ def select_context(candidates: Sequence[Candidate], budget_tokens: int) -> tuple
     return taken, used
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)

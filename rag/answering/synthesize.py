@@ -24,7 +24,7 @@ from rag.answering.focus import (
     uses_noun,
 )
 from rag.answering.verbs import action, how_verb, uses_verb
-from rag.lexical import STOPWORDS, stem, tokenize
+from rag.lexical import STOPWORDS, stem, term_set
 from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
@@ -247,9 +247,9 @@ def _unit(figure: str) -> str:
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
-    mine = set(tokenize(s.text))
+    mine = term_set(s.text)
     for other in chosen:
-        theirs = set(tokenize(other.text))
+        theirs = term_set(other.text)
         if mine and theirs and len(mine & theirs) / len(mine | theirs) > 0.5:
             return True
         if s.doc_id == other.doc_id and s.key[1] < other.key[2] and other.key[1] < s.key[2]:
