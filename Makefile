@@ -42,10 +42,10 @@ test: setup browser
 # Regression gate: extractive mode on the shipped question set, a little below the measured figures.
 eval-gate: setup
 	RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval eval/questions/seeds.jsonl --ingest seeds --report eval/reports/ci \
-		--min context_recall=0.95 --min fact_recall=0.89 --min citation_precision=0.95 \
+		--min context_recall=0.95 --min fact_recall=0.91 --min citation_precision=0.95 \
 		--min quote_validity=1.0 --min grounded_refusal_f1=0.98 --min sentence_coverage=0.98
 	RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval eval/questions/dev.jsonl --ingest seeds --report eval/reports/ci-dev \
-		--min context_recall=0.95 --min fact_recall=0.77 --min citation_precision=0.92 \
+		--min context_recall=0.95 --min fact_recall=0.77 --min citation_precision=0.94 \
 		--min quote_validity=1.0 --min grounded_refusal_f1=0.80 --min sentence_coverage=0.98
 
 eval: setup
