@@ -94,7 +94,8 @@ class Scorer:
         self.total = sum(self.weights.values()) or 1.0
 
     def coverage(self, text: str) -> float:
-        """Share of the question's (idf-weighted) terms that occur in the text."""
+        """Share of the question's (idf-weighted) terms that occur in the text; a capital's country, or a synonym of a
+        word no candidate uses, counts SYNONYM_CREDIT of the word."""
         present = term_set(text)
         found = sum(w for t, w in self.weights.items() if t in present)
         found += sum(SYNONYM_CREDIT * self.weights[t] for t, country in self.places.items()

@@ -27,6 +27,7 @@ _SITED = re.compile(r"\b(?:where|in (?:which|what) (?:[\w’'-]+ ){0,2}?(?:city|
                     r"(?: (?:in|of) [A-Z][\w’'-]*)? (?:will|would|is|was|are|were) (?:the|a|an|its|their) "
                     r"((?:[\w’'-]+ ){0,6}?[a-z]+) (?:be |been )?(?:built|located|based|held|hosted|constructed|set up|"
                     r"opened|sited|stationed|deployed)\b", re.I)
+_WORD = re.compile(r"(?<![\w’'.])[\w’'.]+(?![\w’'.$])")  # a word, not the 'US' of a sum in 'US$ 697 million'
 _OWNER = re.compile(r"^\s*(?:the\s+)?((?:[A-Z][\w’'.-]*\s*)+)")
 _POSSESSOR = re.compile(r"\b([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)['’]s\s+$")
 
@@ -116,9 +117,6 @@ def titled(sentence: str, title: str, question: str) -> bool:
 
 
 _TITLE_WORDS = {"of", "state", "the", "foreign", "ministry", "deputy", "vice", "general", "assistant", "senior"}
-
-
-_WORD = re.compile(r"(?<![\w’'.])[\w’'.]+(?![\w’'.$])")
 
 
 def names_in(text: str, names: Sequence[str], *, every: bool = True) -> bool:
