@@ -741,3 +741,18 @@ def test_where_will_the_thing_be_built_needs_a_sentence_about_that_thing() -> No
     built = {"b": "The nuclear science and technology center will be built in Dalat, officials said."}
     passages, sentences = one_sentence_articles(built, {"b": 0.6})
     assert not extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+
+
+def test_an_exact_date_comes_from_a_passage_naming_something_the_question_names() -> None:
+    """'On what date did Saudi Arabia start accepting yuan…' is not answered by 'data released on 21 April 2022
+    showed the oil price had grown' in an article that never names Saudi Arabia."""
+    from rag.answering.synthesize import extract
+
+    q = "On what date did Saudi Arabia start accepting yuan for its oil sales?"
+    assert expected(q) is Expect.DAY
+    stray = {"a": "However, data released on 21 April 2022 showed the oil price had grown by 71%."}
+    passages, sentences = one_sentence_articles(stray, {"a": 0.6})
+    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+    named = {"b": "Saudi Arabia began accepting yuan for oil on 5 June 2024, officials said."}
+    passages, sentences = one_sentence_articles(named, {"b": 0.6})
+    assert not extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained

@@ -198,6 +198,8 @@ def _fits(s: Sentence, question: str, views: _Views, every_name: bool = False) -
             and (not about.title or titled(s.text, about.title, question))
             and (not every_name or names_in(views.window[id(s)], asked.names))
             and (not about.counted or most_entities_in(views.passage(s), asked.entities))
+            and (asked.kind is not Expect.DAY or not asked.entities
+                 or any(names_in(views.passage(s), group) for group in asked.entities))
             and names_in(views.window[id(s)], about.names) and (asked.verb is None or uses_verb(s.text, asked.verb)))
 
 
