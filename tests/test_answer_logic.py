@@ -87,6 +87,14 @@ def one_sentence_articles(texts: dict[str, str], scores: dict[str, float],
     return passages, sentences
 
 
+def answered_from(text: str, question: str) -> bool:
+    """Whether the extractive synthesizer answers the question from an article of this one sentence."""
+    from rag.answering.synthesize import extract
+
+    passages, sentences = one_sentence_articles({"a": text}, {"a": 0.6})
+    return not extract(sentences, passages, question=question, max_sentences=2, threshold=0.25).abstained
+
+
 def test_supported_sentences_keep_a_verbatim_quote_and_markers_are_renumbered() -> None:
     passages, sents = make_context()
     out = check("The pact commits both sides to military assistance [1].", passages, sents, FakeEmbedder(), 0.5)
@@ -729,30 +737,19 @@ def test_where_will_the_thing_be_built_needs_a_sentence_about_that_thing() -> No
     """'In which Vietnamese city will the … nuclear science and technology center be built?' is not answered by talks
     held 'in Ho Chi Minh City' on a nuclear arsenal: the sentence must be about the center."""
     from rag.answering.focus import focus, uses_noun
-    from rag.answering.synthesize import extract
 
     q = "In which Vietnamese city will the Russian-backed nuclear science and technology center be built?"
     assert focus(q).nouns == ("center",) and focus("Where was the summit held?").nouns == ("summit",)
     assert focus("Where is it located?").nouns == ()
     assert uses_noun("The center will be built in Dalat, north of Ho Chi Minh City.", focus(q).nouns)
-    stray = {"a": "In Ho Chi Minh City, Dlamini and General Saleh held 10 rounds of talks on the nuclear arsenal."}
-    passages, sentences = one_sentence_articles(stray, {"a": 0.6})
-    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
-    built = {"b": "The nuclear science and technology center will be built in Dalat, officials said."}
-    passages, sentences = one_sentence_articles(built, {"b": 0.6})
-    assert not extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+    assert not answered_from("In Ho Chi Minh City, General Saleh held 10 rounds of talks on the nuclear arsenal.", q)
+    assert answered_from("The nuclear science and technology center will be built in Dalat, officials said.", q)
 
 
 def test_an_exact_date_comes_from_a_passage_naming_something_the_question_names() -> None:
     """'On what date did Saudi Arabia start accepting yuan…' is not answered by 'data released on 21 April 2022
     showed the oil price had grown' in an article that never names Saudi Arabia."""
-    from rag.answering.synthesize import extract
-
     q = "On what date did Saudi Arabia start accepting yuan for its oil sales?"
     assert expected(q) is Expect.DAY
-    stray = {"a": "However, data released on 21 April 2022 showed the oil price had grown by 71%."}
-    passages, sentences = one_sentence_articles(stray, {"a": 0.6})
-    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
-    named = {"b": "Saudi Arabia began accepting yuan for oil on 5 June 2024, officials said."}
-    passages, sentences = one_sentence_articles(named, {"b": 0.6})
-    assert not extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
+    assert not answered_from("However, data released on 21 April 2022 showed the oil price had grown by 71%.", q)
+    assert answered_from("Saudi Arabia began accepting yuan for oil on 5 June 2024, officials said.", q)
