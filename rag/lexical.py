@@ -43,10 +43,10 @@ def tokenize(text: str) -> list[str]:
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def term_set(text: str) -> frozenset[str]:
-    """The distinct tokens of a text, cached: answering a question scores the same sentences several times (the
-    question, each part, the rerank, the synthesizer)."""
+    """The distinct tokens of a text, cached (4,096 texts, a few MB; one answer touches ~300-700): answering a
+    question scores the same sentences several times (the question, each part, the rerank, the synthesizer)."""
     return frozenset(tokenize(text))
 
 

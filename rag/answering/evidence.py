@@ -125,7 +125,7 @@ def _forms(word: str) -> set[str]:
     return {word, word + "ed", word + "ing", word + "es"}
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _common_words(text: str) -> frozenset[str]:
     """The stemmed words of the text that are not capitalised (no names, no sentence openers)."""
     return term_set(" ".join(_COMMON.findall(text)))
