@@ -283,6 +283,11 @@ def entities_asked(question: str) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
+def any_entity_in(text: str, groups: Sequence[Sequence[str]]) -> bool:
+    """Whether the text names at least one of the things ``entities_asked`` found (all the words of one)."""
+    return any(names_in(text, g) for g in groups)
+
+
 def most_entities_in(text: str, groups: Sequence[Sequence[str]]) -> bool:
     """Whether the text names the things ``entities_asked`` found: every one of one or two, all but one of more (a
     place may be named differently: 'in Hanoi' ~ 'in Vietnam')."""

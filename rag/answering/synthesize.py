@@ -11,6 +11,7 @@ from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.expect import Expect, expected, is_polar, offers
 from rag.answering.focus import (
     Focus,
+    any_entity_in,
     counts,
     entities_asked,
     focus,
@@ -198,8 +199,7 @@ def _fits(s: Sentence, question: str, views: _Views, every_name: bool = False) -
             and (not about.title or titled(s.text, about.title, question))
             and (not every_name or names_in(views.window[id(s)], asked.names))
             and (not about.counted or most_entities_in(views.passage(s), asked.entities))
-            and (asked.kind is not Expect.DAY or not asked.entities
-                 or any(names_in(views.passage(s), group) for group in asked.entities))
+            and (asked.kind is not Expect.DAY or not asked.entities or any_entity_in(views.passage(s), asked.entities))
             and names_in(views.window[id(s)], about.names) and (asked.verb is None or uses_verb(s.text, asked.verb)))
 
 
@@ -228,7 +228,7 @@ def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, 
             return None
         window = views.window[id(s)]
         if (s.doc_id == top.doc_id or not s.backed or (names and not names_in(window, names, every=False))
-                or (whose and not any(names_in(window, group) for group in whose)) or not _topic_words(window) & topic):
+                or (whose and not any_entity_in(window, whose)) or not _topic_words(window) & topic):
             continue
         theirs = figures(s.text)
         if share and not _SHARE.search(s.text):
