@@ -59,7 +59,7 @@ class Scorer:
         self.alternatives: dict[str, frozenset[str]] = {}  # question word -> the synonyms that stand in for it
         self._names = {t for w in _NAME.findall(question) for t in tokenize(w)}  # 'United States' has no synonyms
         self.places = {stem(c.lower()): frozenset(tokenize(country)) for c in re.findall(r"[A-Z][a-z]+", question)
-                       if (country := country_of(c))}  # 'Seoul' responded: a sentence on South Korea counts too
+                       if (country := country_of(c)) and stem(c.lower()) in self.weights}  # 'Seoul': South Korea too
 
     def localize(self, texts: Sequence[str]) -> None:
         """Blend each term's corpus idf with its idf among the candidate chunks (each scaled to its maximum).
@@ -99,7 +99,7 @@ class Scorer:
         present = term_set(text)
         found = sum(w for t, w in self.weights.items() if t in present)
         found += sum(SYNONYM_CREDIT * self.weights[t] for t, country in self.places.items()
-                     if t not in present and t in self.weights and country <= present)
+                     if t not in present and country <= present)
         missing = [t for t in self.alternatives if t not in present]
         if missing:  # a synonym stands in only as a common word: 'tell' ~ 'state', but not in 'United States'
             words = _common_words(text)
