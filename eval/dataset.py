@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -36,7 +36,24 @@ class Question(BaseModel):
         description="Fact groups; each is a list of acceptable alternatives and every group must be in the answer.",
     )
     reference: str = Field(default="", description="A free-text reference answer.")
-    type: QuestionType
+    type: QuestionType = Field(
+        description="Optional in the file: 'unanswerable' when answerable is false, 'follow_up' with a history, "
+        "else 'factoid'."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_type(cls, data: Any) -> Any:
+        """Fill in a missing (or null) type from answerable and history, so any question set in this format runs."""
+        if isinstance(data, dict) and data.get("type") is None:
+            if data.get("answerable") is False:
+                kind = "unanswerable"
+            elif data.get("history"):
+                kind = "follow_up"
+            else:
+                kind = "factoid"
+            data = {**data, "type": kind}
+        return data
 
     @field_validator("question")
     @classmethod

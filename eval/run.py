@@ -177,7 +177,7 @@ def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Run the evaluation; exit 1 only when a --min gate fails, 2 on a usage error."""
+    """Run the evaluation; exit 1 only when a --min gate fails, 2 on a usage error or a file with no valid question."""
     try:
         gates = parse_gates(args.gates)
         questions, bad = load_questions(args.file)
@@ -186,6 +186,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for line in bad:
         print(f"bad question line {line}", file=sys.stderr)
+    if not questions:
+        why = f"none of its {len(bad)} non-blank lines is a valid question (see above)" if bad else "it is empty"
+        print(f"rag eval: no valid question in {args.file}: {why} (format: eval/dataset.py)", file=sys.stderr)
+        return EXIT_USAGE
     if args.limit is not None:
         questions = questions[: max(args.limit, 0)]
     from rag import get_engine

@@ -181,3 +181,32 @@ def test_question_model_validates_type_and_history_roles() -> None:
         Question.model_validate(_good(history=[{"role": "system", "content": "x"}]))
     with pytest.raises(ValueError):
         Question.model_validate(_good(answerable=True, sources=[]))
+
+
+def test_type_is_optional_and_inferred(tmp_path: Path) -> None:
+    def without_type(**overrides: object) -> str:
+        row = _good(**overrides)
+        del row["type"]
+        return json.dumps(row)
+
+    turns = [{"role": "user", "content": "Which article?"}, {"role": "assistant", "content": "Article 4."}]
+    lines = [
+        without_type(id="f1"),
+        without_type(id="u1", answerable=False, sources=[], must_include=[]),
+        without_type(id="h1", history=turns),
+        json.dumps(_good(id="n1", type=None)),  # null counts as absent
+        json.dumps(_good(id="p1", type="paraphrase")),  # a given type is kept
+        without_type(id="h2", answerable=False, sources=[], must_include=[], history=turns),
+    ]
+    questions, errors = load_questions(_write(tmp_path, lines))
+    assert errors == []
+    assert {q.id: q.type for q in questions} == {"f1": "factoid", "u1": "unanswerable", "h1": "follow_up",
+                                                 "n1": "factoid", "p1": "paraphrase", "h2": "unanswerable"}
+
+
+def test_missing_type_does_not_hide_the_real_problem(tmp_path: Path) -> None:
+    row = _good(id="m1")
+    del row["type"], row["answerable"]
+    questions, errors = load_questions(_write(tmp_path, [json.dumps(row)]))
+    assert questions == []
+    assert "missing field 'answerable'" in errors[0] and "'type'" not in errors[0]

@@ -126,6 +126,37 @@ def test_failing_question_becomes_a_row(subset: Path, indexed: Path, monkeypatch
     assert all(r["crag"] == -1 for r in rows)
 
 
+def test_file_without_a_valid_question_fails_and_says_why(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n  \n", encoding="utf-8")
+    assert main(["eval", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "no valid question" in err and "empty.jsonl" in err and "it is empty" in err
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "a", "question": "Who?"}\n{not json\n', encoding="utf-8")
+    assert main(["eval", str(broken), "--baseline"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.jsonl:1:" in err and "missing field 'answerable'" in err and "broken.jsonl:2:" in err
+    assert "none of its 2 non-blank lines is a valid question" in err
+    assert rag._engine is None  # it stopped before building an engine or touching an index
+
+
+def test_question_set_without_types_runs(indexed: Path, tmp_path: Path) -> None:
+    rows = [{"id": "t1", "question": "Which article of the Russia–North Korea agreement commits the two sides to "
+             "military assistance?", "answerable": True, "sources": ["000_47bab1ff1479f7a2"],
+             "must_include": [["Article 4", "Article IV"]]},
+            {"id": "t2", "question": "What is the population of Mars?", "answerable": False}]
+    path = tmp_path / "untyped.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "e.json"
+    assert main(["eval", str(path), "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["type"] for r in data["rows"]["ours"]] == ["factoid", "unanswerable"]
+    assert data["summary"]["invalid_lines"] == []
+
+
 # --- pure helpers -------------------------------------------------------------------------------------------------
 
 
