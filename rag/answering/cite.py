@@ -12,7 +12,7 @@ from rag.answering.evidence import Sentence, sentence_windows
 from rag.answering.focus import names_asked, names_in
 from rag.answering.generate import says_not_covered
 from rag.answering.synthesize import figures
-from rag.lexical import tokenize
+from rag.lexical import STOPWORDS, tokenize
 from rag.providers import Embedder
 from rag.text import split_sentences
 from rag.types import Citation, Passage, SentenceCheck
@@ -25,6 +25,14 @@ INSTRUCTION = re.compile(
 MIN_CLAIM_WORDS = 3
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _TRAILING_MARKERS = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
+_CAPITALISED = re.compile(r"(?<![\w’'])[A-Z][\w’'.-]*")
+_NOT_ENTITIES = frozenset(
+    """president vice prime minister ministers ministry deputy foreign secretary general chancellor mayor governor
+    leader leaders chairman spokesman spokeswoman spokesperson ambassador senator director chief king queen
+    mr mrs ms dr sir however meanwhile moreover yet although according source sources article articles
+    january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday""".split()
+)  # capitalised words that name no person, place or organisation: titles, sentence openers, the calendar
 
 
 @dataclass
@@ -43,7 +51,8 @@ def support(answer_sentence: str, answer_vec: np.ndarray, passage_sents: Sequenc
 
     Half embedding similarity to the best sentence, half the share of the claim's words found in the passage.
     A figure, number or date in the claim that the passage does not state caps support at 0.2 (invented
-    numbers are the commonest unsupported claim). Sentences in the passage that read as instructions to a model
+    numbers are the commonest unsupported claim), and so does a person, place or organisation the claim names and
+    the passage does not ("the deputy mayor of Beijing, Xi Jinping, said…" against a passage naming neither). Sentences in the passage that read as instructions to a model
     ("ignore previous instructions…") are not evidence, and a claim of fewer than three content words cannot be
     checked, so it is not supported.
     """
@@ -69,7 +78,27 @@ def support(answer_sentence: str, answer_vec: np.ndarray, passage_sents: Sequenc
         value = min(value, 0.2)
     if not _numbers(answer_sentence) <= _numbers(stated):  # any number or date the passage does not state
         value = min(value, 0.2)
+    if unnamed(answer_sentence, stated):  # a person, place or organisation the passage never names
+        value = min(value, 0.2)
     return value, best
+
+
+def named(sentence: str) -> tuple[str, ...]:
+    """The words that name a person, place or organisation in a sentence: its capitalised words except the first
+    (sentence case), common words ('The', 'We') and titles or dates ('President', 'June').
+    'In Beijing, Xi Jinping said…' -> Beijing, Xi, Jinping."""
+    found: list[str] = []
+    for m in _CAPITALISED.finditer(_MARKER.sub("", sentence)):
+        word = re.sub(r"['’]s$", "", m.group(0)).strip(".’'-")
+        if not sentence[: m.start()].strip(" \"“‘«(") or word.lower() in STOPWORDS or word.lower() in _NOT_ENTITIES:
+            continue
+        found += [w for w in word.split("-") if w and w.lower() not in STOPWORDS]
+    return tuple(dict.fromkeys(found))
+
+
+def unnamed(sentence: str, passage: str) -> list[str]:
+    """The names in the sentence that the passage never mentions (derived forms count: 'Korea' ~ 'Korean')."""
+    return [name for name in named(sentence) if not names_in(passage, [name])]
 
 
 def check(
