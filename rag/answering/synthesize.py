@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answering.evidence import Scorer, Sentence, sentence_windows
+from rag.answering.evidence import Scorer, Sentence, _is_display, sentence_windows
 from rag.answering.expect import Expect, expected, is_polar, offers
 from rag.answering.focus import (
     Focus,
@@ -34,6 +34,7 @@ OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly
 FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
 VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
+RESTATED_SHARE = 0.6  # a headline is dropped when a body sentence of its article in the answer has this share of its words
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 _VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 _FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
@@ -154,6 +155,7 @@ def extract(
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
                 and id(s) in paired):
             chosen.append(s)
+    chosen = [s for s in chosen if not _restated(s, chosen)]
     parts_text, citations = [], []
     for s in chosen:
         citations.append(cite(len(citations) + 1, s, passages))
@@ -246,6 +248,17 @@ def _topic_words(text: str) -> set[str]:
 
 def _unit(figure: str) -> str:
     return "%" if figure.endswith(("%", "percent")) else re.sub(r"[\d.]", "", figure)
+
+
+def _restated(s: Sentence, chosen: Sequence[Sentence]) -> bool:
+    """Whether ``s`` is a headline (or standfirst, caption) that a body sentence of its own article in the answer
+    already says: most of its words, stemmed, are in that sentence."""
+    if not _is_display(s.text):
+        return False
+    mine = term_set(s.text)
+    return bool(mine) and any(
+        o.doc_id == s.doc_id and o is not s and not _is_display(o.text)
+        and len(mine & term_set(o.text)) >= RESTATED_SHARE * len(mine) for o in chosen)
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
