@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag import get_engine
 
+    missing = [p for p in args.paths if not p.exists()]
     engine = get_engine()
     bar = _progress_bar()
     report = engine.ingest(args.paths, prune=args.prune, rebuild=args.rebuild, progress=bar)
@@ -79,12 +80,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.close()
     if args.json:
         print(report.model_dump_json(indent=2))
-        return 0
-    for path, reason in report.skipped.items():
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    for doc_id, twin in report.duplicates.items():
-        print(f"skipped {doc_id}: near-duplicate of {twin}, not indexed twice", file=sys.stderr)
-    print(report.summary())
+    else:
+        for path, reason in report.skipped.items():
+            if Path(path) not in missing:  # said once, in the error below
+                print(f"skipped {path}: {reason}", file=sys.stderr)
+        for path, twin in report.duplicate_files.items():
+            print(f"skipped {path}: near-duplicate of {twin}, which is indexed; not indexed twice", file=sys.stderr)
+        for path, note in report.warnings.items():
+            print(f"warning {path}: {note}", file=sys.stderr)
+        print(report.summary())
+    if missing:
+        named = ", ".join(str(p) for p in missing)
+        rest = " (what else was given was ingested)" if len(missing) < len(args.paths) else ""
+        print(f"Error: {named} {'does' if len(missing) == 1 else 'do'} not exist; check the path{rest}.",
+              file=sys.stderr)
+        return EXIT_ERROR
+    if not (report.added or report.updated or report.unchanged or report.removed or report.duplicates):
+        print("Error: nothing was indexed: no readable article was found in what was given "
+              f"(supported: .txt, .md, .html, .pdf){'; see the lines above' if report.skipped else ''}.",
+              file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -98,9 +113,12 @@ def cmd_sources(args: argparse.Namespace) -> int:
     if not sources:
         print("The index is empty. Add articles with `rag ingest PATH`.")
         return 0
+    from rag.ingestion.metadata import display_title
+
     print(f"{'id':<24} {'date':<10} {'chunks':>6}  {'author':<20} {'outlet':<16} title")
     for s in sources:
-        print(f"{s.doc_id:<24} {s.date:<10} {s.chunks:>6}  {s.author[:20]:<20} {s.outlet[:16]:<16} {s.title}")
+        title = display_title(s.title, s.source, s.doc_id)
+        print(f"{s.doc_id:<24} {s.date:<10} {s.chunks:>6}  {s.author[:20]:<20} {s.outlet[:16]:<16} {title}")
     print(f"{len(sources)} documents")
     return 0
 
@@ -123,9 +141,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for s in answer.unsupported:
             print(f"  - {s}")
     if answer.citations:
+        from rag.ingestion.metadata import display_title
+
         print("\nSources:")
         for c in answer.citations:
-            head = ", ".join(x for x in (c.title or c.doc_id, c.outlet, c.date) if x)
+            head = ", ".join(x for x in (display_title(c.title, c.source, c.doc_id), c.outlet, c.date) if x)
             print(f"  [{c.n}] {head} ({c.doc_id})\n      “{c.quote}”")
     return 0
 

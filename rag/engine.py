@@ -93,8 +93,11 @@ class Engine:
         host = (self.settings.llm_base_url or "api.openai.com").split("//")[-1].split("/")[0]
         return f"OpenAI-compatible model: {self.settings.llm_model} at {host}, citations checked in code"
 
-    def refresh(self, force: bool = False) -> None:
-        """Pick up writes by other processes: document records and the lexical index (throttled)."""
+    def refresh(self, force: bool = False, *, own_write: bool = False) -> None:
+        """Pick up writes by other processes: document records, vectors and the lexical index (throttled).
+
+        ``force`` checks now instead of at most once a second; ``own_write`` says the change is this engine's
+        own (its client already holds the new vectors, so the embedded index need not be loaded again)."""
         now = time.monotonic()
         if not force and now - self._checked_at < _REFRESH_EVERY_S and self._generation is not None:
             return
@@ -104,8 +107,13 @@ class Engine:
             self._checked_at = now
             if generation == self._generation and not force:
                 return
+            if self._generation is not None and generation != self._generation and not own_write and not store.shared:
+                # Another process wrote (our own writes refresh with force): this process's embedded Chroma still
+                # holds the vector index it loaded, without the new vectors. Open it again as it is on disk.
+                store = self._store = store.reopened()
+                generation = store.generation()
             records = store.doc_records()
-            sync_lexical(self.lexical, store, records)
+            sync_lexical(self.lexical, store, records, persist=own_write or self._generation is None)
             complete = frozenset(d for d, r in records.items() if r.get("status") == "complete")
             self._docs, self._complete, self._generation = records, complete, generation
 
@@ -120,15 +128,18 @@ class Engine:
                 self._store.drop()
                 self._lexical = LexicalIndex(self._lexical_path())
                 self._lexical.save()
+            else:
+                self.refresh(force=True)  # never write through a client that missed another process's writes
             indexer = Indexer(self.settings, self.store, self.embedder, self.lexical)
             report = indexer.ingest([Path(p) for p in paths], prune=prune, progress=progress)
-            self.refresh(force=True)
+            self.refresh(force=True, own_write=True)
             return report
 
     def remove(self, doc_ids: Sequence[str]) -> None:
         with self._lock:
-            Indexer(self.settings, self.store, self.embedder, self.lexical).remove(doc_ids)
             self.refresh(force=True)
+            Indexer(self.settings, self.store, self.embedder, self.lexical).remove(doc_ids)
+            self.refresh(force=True, own_write=True)
 
     def sources(self) -> list[SourceInfo]:
         self.refresh()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -73,6 +76,7 @@ class LexicalIndex:
         self.total_len = 0
         self._dirty_blocks: set[int] = set()
         self._lock = threading.RLock()
+        self._disk_id = ""  # the save this object's blocks match on disk ("" = none): see _save
 
     # --- writing ---------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk], fingerprints: dict[str, str]) -> None:
@@ -217,40 +221,50 @@ class LexicalIndex:
             raise IndexUnavailable(f"Could not write the keyword index at {self.path} ({exc.strerror}). {hint}") from None
 
     def _save(self) -> None:
+        """Write under an exclusive file lock. Several processes share this folder (UI workers beside an ingest):
+        when another process saved since this object last loaded or saved, its blocks on disk are laid out
+        differently, so every block is written again rather than mixing the two layouts."""
         assert self.path is not None
         with self._lock:
             self.path.mkdir(parents=True, exist_ok=True)
-            if getattr(self, "_rewrite_all", False):
-                for old in self.path.glob("block_*"):
-                    old.unlink()
-                self._rewrite_all = False
-            for b in sorted(self._dirty_blocks):
-                block = self.blocks[b]
-                _atomic_npz(self.path / f"block_{b:03d}.npz", data=block.tf.data, indices=block.tf.indices,
-                            indptr=block.tf.indptr, shape=np.asarray(block.tf.shape), lengths=block.lengths,
-                            alive=block.alive, ids=np.asarray(block.ids, dtype=object),
-                            doc_ids=np.asarray(block.doc_ids, dtype=object))
-            self._dirty_blocks.clear()
-            state = {"generation": self.generation, "vocab": self.vocab, "fingerprints": self.fingerprints,
-                     "blocks": len(self.blocks)}
-            fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                json.dump(state, fh)
-            os.replace(tmp, self.path / "state.json")
-            for stale in self.path.glob("block_*.npz"):  # blocks dropped since: removed only after the new state
-                if int(stale.stem[len("block_"):]) >= len(self.blocks):
-                    stale.unlink(missing_ok=True)
+            with _file_lock(self.path, exclusive=True):
+                if _disk_save_id(self.path) != self._disk_id:
+                    self._rewrite_all = True
+                    self._dirty_blocks = set(range(len(self.blocks)))
+                if getattr(self, "_rewrite_all", False):
+                    for old in self.path.glob("block_*"):
+                        old.unlink()
+                    self._rewrite_all = False
+                for b in sorted(self._dirty_blocks):
+                    block = self.blocks[b]
+                    _atomic_npz(self.path / f"block_{b:03d}.npz", data=block.tf.data, indices=block.tf.indices,
+                                indptr=block.tf.indptr, shape=np.asarray(block.tf.shape), lengths=block.lengths,
+                                alive=block.alive, ids=np.asarray(block.ids, dtype=object),
+                                doc_ids=np.asarray(block.doc_ids, dtype=object))
+                self._dirty_blocks.clear()
+                save_id = uuid.uuid4().hex
+                state = {"generation": self.generation, "vocab": self.vocab, "fingerprints": self.fingerprints,
+                         "blocks": len(self.blocks), "save_id": save_id}
+                fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".tmp")
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(state, fh)
+                os.replace(tmp, self.path / "state.json")
+                self._disk_id = save_id
+                for stale in self.path.glob("block_*.npz"):  # blocks dropped since: removed only after the new state
+                    if int(stale.stem[len("block_"):]) >= len(self.blocks):
+                        stale.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
         """Load from disk; an absent or unreadable index loads empty (it is rebuilt from the store)."""
         index = cls(path)
         try:
-            state = json.loads((path / "state.json").read_text())
-            for b in range(int(state["blocks"])):
-                z = np.load(path / f"block_{b:03d}.npz", allow_pickle=True)
-                tf = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
-                index.blocks.append(_Block(list(z["ids"]), list(z["doc_ids"]), tf, z["lengths"], z["alive"]))
+            with _file_lock(path, exclusive=False):  # never half of another process's save
+                state = json.loads((path / "state.json").read_text())
+                for b in range(int(state["blocks"])):
+                    z = np.load(path / f"block_{b:03d}.npz", allow_pickle=True)
+                    tf = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+                    index.blocks.append(_Block(list(z["ids"]), list(z["doc_ids"]), tf, z["lengths"], z["alive"]))
         except (OSError, ValueError, KeyError):
             if path.exists():
                 shutil.rmtree(path, ignore_errors=True)
@@ -258,6 +272,7 @@ class LexicalIndex:
         index.vocab = state["vocab"]
         index.fingerprints = state["fingerprints"]
         index.generation = state["generation"]
+        index._disk_id = str(state.get("save_id", ""))
         index.df = np.zeros(len(index.vocab), dtype=np.int64)
         for b, block in enumerate(index.blocks):
             live = block.tf.tocsr()[np.flatnonzero(block.alive)]
@@ -268,6 +283,28 @@ class LexicalIndex:
             for r in np.flatnonzero(block.alive):
                 index.rows.setdefault(block.doc_ids[r], []).append((b, int(r)))
         return index
+
+
+@contextlib.contextmanager
+def _file_lock(folder: Path, *, exclusive: bool):
+    """An advisory lock on ``folder/lock`` shared by every process using this index (no-op if it can't exist)."""
+    if not folder.is_dir():
+        yield
+        return
+    with open(folder / "lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _disk_save_id(folder: Path) -> str:
+    """The save_id of the state on disk ("" when there is none or it predates save ids)."""
+    try:
+        return str(json.loads((folder / "state.json").read_text()).get("save_id", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _atomic_npz(path: Path, **arrays: np.ndarray) -> None:

@@ -26,7 +26,7 @@ def date_to_int(date: str) -> int:
 class Store:
     """Chunks (with vectors) and document records in Chroma, behind llama-index's ChromaVectorStore."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, fresh: bool = False) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -37,6 +37,14 @@ class Store:
             else f"the index at {settings.chroma_path}"
         )
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if fresh and not settings.chroma_host:
+            # chromadb shares one system per path within a process, and that system keeps the vector index it
+            # loaded in memory: it never sees vectors another process wrote since ("Error finding id"). Dropping
+            # it from the cache makes the next client load the index as it is on disk now. The old system is
+            # not stopped: threads still answering through it finish normally, and it is freed with them.
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
         try:
             with self.guard("open"):
                 if settings.chroma_host:
@@ -113,10 +121,8 @@ class Store:
                 f"{name}__sentences", metadata={"embed_model": embed_name, "embed_dim": embed_dim},
                 configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
             )
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self._chunks = chunks
-        self._vector_store = ChromaVectorStore(chroma_collection=chunks)
+        self._vector_store = None  # llama-index's ChromaVectorStore, built by the first write (answering never needs it)
         return True
 
     def drop(self) -> None:
@@ -131,6 +137,19 @@ class Store:
     @property
     def is_open(self) -> bool:
         return self._chunks is not None
+
+    @property
+    def shared(self) -> bool:
+        """True for a Chroma server: every client sees every write at once, so a reload is never needed."""
+        return bool(self.settings.chroma_host)
+
+    def reopened(self) -> Store:
+        """A new store on the same index that sees what other processes wrote (embedded: reloads from disk)."""
+        store = Store(self.settings, fresh=True)
+        if self.is_open:
+            meta = self._chunks.metadata or {}
+            store.open(str(meta.get("embed_model")), int(meta.get("embed_dim") or 0), create=False)
+        return store
 
     def heartbeat(self) -> None:
         """Raise IndexUnavailable when the store cannot be reached."""
@@ -166,6 +185,10 @@ class Store:
             ))
         with self.guard("write chunks to"):
             self._chunks.delete(ids=[n.node_id for n in nodes])  # make the add an idempotent upsert
+            if self._vector_store is None:
+                from llama_index.vector_stores.chroma import ChromaVectorStore
+
+                self._vector_store = ChromaVectorStore(chroma_collection=self._chunks)
             self._vector_store.add(nodes)
 
     def delete_doc_chunks(self, doc_ids: Sequence[str]) -> None:
@@ -191,27 +214,40 @@ class Store:
         """Stored vectors of these sentences; missing ones are simply absent from the result."""
         if not keys:
             return {}
+        ids = [sentence_id(*k) for k in keys]
         with self.guard("read sentence vectors from"):
-            res = self._sentences.get(ids=[sentence_id(*k) for k in keys], include=["embeddings", "metadatas"])
+            try:
+                res = self._sentences.get(ids=ids, include=["embeddings", "metadatas"])
+            except Exception as exc:
+                if "finding id" not in str(exc):
+                    raise
+                # Another process wrote these sentences moments ago and this client's vector index does not hold
+                # them yet (the engine reloads it at its next refresh): read the vectors it has, one id at a time;
+                # the caller embeds the rest.
+                res = {"metadatas": [], "embeddings": []}
+                for one in ids:
+                    with contextlib.suppress(Exception):
+                        got = self._sentences.get(ids=[one], include=["embeddings", "metadatas"])
+                        res["metadatas"] += list(got["metadatas"])
+                        res["embeddings"] += list(got["embeddings"])
         return {
             (md["doc_id"], int(md["start"]), int(md["end"])): np.asarray(vec, dtype=np.float32)
             for md, vec in zip(res["metadatas"], res["embeddings"], strict=True)
         }
 
     def dense_query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
-        """Top-k chunks by cosine similarity, through llama-index's ChromaVectorStore."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
+        """Top-k chunks by cosine similarity, straight from Chroma (no llama-index import on the question path)."""
         with self.guard("query"):  # Chroma 1.x returns fewer than k (or none) by itself: no count() round trip
-            result = self._vector_store.query(
-                VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k), where=where or None
-            )
+            res = self._chunks.query(query_embeddings=[vector.tolist()], n_results=k, where=where or None,
+                                     include=["documents", "metadatas", "distances"])
         out = []
-        for node, sim in zip(result.nodes, result.similarities or [], strict=False):
-            md = node.metadata
-            chunk = Chunk(chunk_id=node.node_id, doc_id=md["doc_id"], position=int(md["position"]),
-                          start=int(md["start"]), end=int(md["end"]), text=node.get_content())
-            out.append((chunk, 1.0 + float(np.log(max(sim, 1e-12)))))  # exp(-distance) back to cosine
+        for cid, text, md, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0],
+                                       strict=True):
+            if not md or "doc_id" not in md:  # deleted by another process since this client loaded its vector index
+                continue
+            chunk = Chunk(chunk_id=cid, doc_id=md["doc_id"], position=int(md["position"]), start=int(md["start"]),
+                          end=int(md["end"]), text=text or "")
+            out.append((chunk, 1.0 - float(dist)))  # cosine distance back to cosine
         return out
 
     def get_chunks(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> list[Chunk]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 
@@ -17,10 +19,12 @@ class DocMeta(BaseModel):
 class Document(BaseModel):
     """One article after loading (raw text) or cleaning (cleaned text)."""
 
-    doc_id: str = Field(description="The file stem, e.g. 000_47bab1ff1479f7a2.")
+    doc_id: str = Field(description="Its path relative to the folder ingested, without suffix: 000_47bab1ff1479f7a2.")
     source: str = Field(description="Path of the file it was read from.")
     text: str
     meta: DocMeta = Field(default_factory=DocMeta)
+    encoding: str = Field(default="utf-8", description="The encoding the file was decoded with (text formats).")
+    replaced: int = Field(default=0, description="Invalid UTF-8 sequences replaced with U+FFFD while decoding.")
 
 
 class Chunk(BaseModel):
@@ -112,13 +116,24 @@ class IngestReport(BaseModel):
     removed: list[str] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict, description="Path -> reason it was not indexed.")
     duplicates: dict[str, str] = Field(default_factory=dict, description="doc_id -> doc_id of the story it repeats.")
+    duplicate_files: dict[str, str] = Field(
+        default_factory=dict, description="Path of a skipped near-duplicate -> path of the indexed file it repeats.")
+    warnings: dict[str, str] = Field(
+        default_factory=dict, description="Path -> something the user should know about a file that was indexed.")
+    encodings: dict[str, str] = Field(
+        default_factory=dict, description="Path -> the encoding a file was decoded with, when it was not UTF-8.")
     chunks_written: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         """One line: what changed."""
-        return (
+        line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
             f"{len(self.removed)} removed, {len(self.skipped) + len(self.duplicates)} skipped; "
             f"{self.chunks_written} chunks written in {self.seconds:.1f}s"
         )
+        if self.encodings:
+            named = ", ".join(f"{Path(p).name} as {enc}" for p, enc in sorted(self.encodings.items())[:3])
+            more = f" and {len(self.encodings) - 3} more" if len(self.encodings) > 3 else ""
+            line += f"; not UTF-8, decoded {named}{more}"
+        return line

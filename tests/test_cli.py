@@ -99,11 +99,12 @@ def test_ingest_ends_with_a_summary_line(indexed, cli) -> None:
     assert m and m.groups() == ("0", "0", "5", "0", "0", "0")
 
 
-def test_ingest_reports_a_missing_path_and_goes_on(cli, tmp_path: Path) -> None:
+def test_ingest_of_a_missing_path_ingests_the_rest_and_exits_non_zero(cli, tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     rc, out, err = cli("ingest", str(SEEDS), str(missing))
-    assert rc == 0
-    assert f"skipped {missing}: no such file or folder" in err
+    assert rc == 1
+    assert f"Error: {missing} does not exist; check the path" in err
+    assert err.count(str(missing)) == 1  # named once
     m = SUMMARY.match(out.strip().splitlines()[-1])
     assert m and m.groups()[:5] == ("0", "0", "5", "0", "1")
 

@@ -73,6 +73,7 @@ class Indexer:
             if sig is not None and rec.get("status") == "complete":
                 finder.register(doc_id, sig)
 
+        ids = _DocIds(records, paths)
         seen: dict[str, Path] = {}
         batch = _Batch()
         writer = ThreadPoolExecutor(max_workers=1)  # writes overlap with embedding of the next batch
@@ -81,26 +82,32 @@ class Indexer:
         for i, path in enumerate(files):
             if progress:
                 progress(i, len(files), path.name)
-            doc_id = path.stem
-            if doc_id in seen:
-                report.skipped[str(path)] = f"same document id as {seen[doc_id]}; rename one of them"
-                continue
-            seen[doc_id] = path
             try:
                 data = _read_bytes(path, max_bytes)
                 fp = fingerprint(data, self.settings)
+                doc_id, note = ids.assign(path, fp)
+                if note:
+                    report.warnings[str(path)] = note
+                seen[doc_id] = path
                 rec = records.get(doc_id)
                 if rec and rec.get("fingerprint") == fp and rec.get("status") == "complete":
                     report.unchanged.append(doc_id)
                     continue
-                prepared = self._prepare(path, fp, max_bytes, updated=rec is not None)
+                prepared = self._prepare(path, doc_id, fp, max_bytes, updated=rec is not None)
             except InputError as exc:
-                report.skipped[str(path)] = str(exc)
+                report.skipped[str(path)] = _reason(exc, path)
                 continue
+            if prepared.doc.replaced:
+                n = prepared.doc.replaced
+                report.warnings[str(path)] = (f"{n} invalid UTF-8 byte sequence{'s' if n != 1 else ''} replaced with "
+                                              "\ufffd; the rest was read as UTF-8")
+            elif prepared.doc.encoding not in ("utf-8", "ascii"):
+                report.encodings[str(path)] = prepared.doc.encoding
             sig = dedupe.decode(prepared.minhash)
             twin = finder.find(doc_id, sig) if sig is not None else None
             if twin is not None:
                 report.duplicates[doc_id] = twin
+                report.duplicate_files[str(path)] = str(seen.get(twin) or records.get(twin, {}).get("source") or twin)
                 continue
             if sig is not None:
                 finder.forget(doc_id)
@@ -138,8 +145,9 @@ class Indexer:
         self.lexical.generation = self.store.generation()
         self.lexical.save()
 
-    def _prepare(self, path: Path, fp: str, max_bytes: int, *, updated: bool) -> _Prepared:
-        doc = clean_document(load_file(path, max_bytes))
+    def _prepare(self, path: Path, doc_id: str, fp: str, max_bytes: int, *, updated: bool) -> _Prepared:
+        loaded = load_file(path, max_bytes)
+        doc = clean_document(loaded.model_copy(update={"doc_id": doc_id, "source": str(path.resolve())}))
         if not doc.text.strip():
             raise InputError(f"{path}: nothing is left after removing boilerplate; the file holds no article text.")
         chunks = chunk_document(doc, self.settings.chunk_size, self.settings.chunk_overlap)
@@ -188,8 +196,12 @@ def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk]) -> tuple[tuple[lis
     return (keys, sent_vecs), chunk_vecs
 
 
-def sync_lexical(lexical: LexicalIndex, store: Store, records: dict[str, dict[str, Any]] | None = None) -> bool:
-    """Bring the lexical index in line with the store's complete documents. True if anything changed."""
+def sync_lexical(lexical: LexicalIndex, store: Store, records: dict[str, dict[str, Any]] | None = None, *,
+                 persist: bool = True) -> bool:
+    """Bring the lexical index in line with the store's complete documents. True if anything changed.
+
+    ``persist=False`` keeps the change in memory: a process catching up with another's ingest finds that
+    process's save already on disk, and writing its own copy would only cost a full rewrite."""
     generation = store.generation()
     if records is None and lexical.generation == generation:
         return False
@@ -205,9 +217,70 @@ def sync_lexical(lexical: LexicalIndex, store: Store, records: dict[str, dict[st
     moved = lexical.generation != generation
     lexical.generation = generation
     changed = bool(stale or missing)
-    if changed or moved:
+    if (changed or moved) and persist:
         lexical.save()
     return changed
+
+
+class _DocIds:
+    """Document ids from paths: the path relative to the folder given (the stem for a file given by itself).
+
+    A file indexed before keeps its id. A second file whose id would be taken gets the id with a short hash of its
+    path, so two files never share a document; a file that would take over the id of a document whose own file is
+    gone is refused, naming both files."""
+
+    def __init__(self, records: dict[str, dict[str, Any]], roots: Sequence[Path]) -> None:
+        self.records, self.roots = records, [Path(r) for r in roots if Path(r).is_dir()]
+        self.by_source: dict[Path, str] = {}
+        for doc_id, rec in records.items():
+            if src := str(rec.get("source") or ""):
+                self.by_source.setdefault(Path(src).resolve(), doc_id)
+        self.taken: dict[str, Path] = {}  # ids handed out in this run
+
+    def base(self, path: Path) -> str:
+        for root in self.roots:
+            if path.is_relative_to(root):
+                return path.relative_to(root).with_suffix("").as_posix()
+        return path.stem
+
+    def assign(self, path: Path, fp: str) -> tuple[str, str]:
+        """``(doc_id, note)``; the note, when not empty, tells the user why the id is not the plain one."""
+        src = path.resolve()
+        if (known := self.by_source.get(src)) is not None and self.taken.get(known, src) == src:
+            self.taken[known] = src
+            return known, ""
+        doc_id, owner = self.base(path), None
+        rec = self.records.get(doc_id)
+        if doc_id in self.taken and self.taken[doc_id] != src:
+            owner = self.taken[doc_id]
+        elif rec is not None and Path(str(rec.get("source") or "")).resolve() != src:
+            other = Path(str(rec.get("source") or ""))
+            if rec.get("fingerprint") == fp:  # the same file, read through another path or moved
+                self.taken[doc_id] = src
+                return doc_id, ""
+            if not other.exists():
+                raise InputError(
+                    f"{path} would replace document {doc_id!r}, indexed from {other}, which is no longer there. "
+                    f"If it is the same article moved, remove the old one first (`rag ingest --prune FOLDER` on its "
+                    f"folder, or Remove in the UI's Sources tab), then ingest again; otherwise rename {path.name}."
+                )
+            owner = other
+        if owner is None:
+            self.taken[doc_id] = src
+            return doc_id, ""
+        unique = f"{doc_id}~{hashlib.sha1(str(src).encode()).hexdigest()[:8]}"
+        self.taken[unique] = src
+        return unique, f"indexed as {unique!r}: the id {doc_id!r} belongs to {owner}"
+
+
+def _reason(exc: InputError, path: Path) -> str:
+    """The error's message without a leading mention of the path (the report is keyed by it)."""
+    text = str(exc)
+    for lead in (f"Cannot ingest {path}: ", f"{path}: "):
+        if text.startswith(lead):
+            rest = text[len(lead) :]
+            return rest[:1].upper() + rest[1:] if lead.startswith("Cannot") else rest
+    return text
 
 
 def _record(p: _Prepared, status: str) -> dict[str, Any]:

@@ -84,23 +84,34 @@ def _looks_binary(text: str) -> bool:
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> str:
-    """Decode text of unknown encoding: BOM, UTF-8, a declared charset, charset-normalizer, then cp1252."""
+    """Decode text of unknown encoding (see ``decode``); only the text."""
+    return decode(data, declared)[0]
+
+
+def decode(data: bytes, declared: str | None = None) -> tuple[str, str, int]:
+    """Decode text of unknown encoding: ``(text, encoding, invalid UTF-8 sequences replaced)``.
+
+    BOM first; then UTF-8, strictly or, when the text is UTF-8 with a few invalid bytes, with those bytes replaced
+    (never re-read whole in another encoding, which would garble every other non-ASCII character); only text that
+    is not UTF-8 at all goes to a declared charset, then charset-normalizer, then cp1252."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(enc, errors="replace")
+            return data[len(bom) :].decode(enc, errors="replace"), enc, 0
     if b"\x00" in data[:4096]:
         even, odd = data[0:4096:2], data[1:4096:2]
         if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
-            return data.decode("utf-16-le", errors="replace")
+            return data.decode("utf-16-le", errors="replace"), "utf-16-le", 0
         if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
-            return data.decode("utf-16-be", errors="replace")
+            return data.decode("utf-16-be", errors="replace"), "utf-16-be", 0
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), "utf-8", 0
     except UnicodeDecodeError:
         pass
+    if (invalid := _mostly_utf8(data)) is not None:
+        return data.decode("utf-8", errors="replace"), "utf-8", invalid
     if declared:
         try:
-            return data.decode(declared)
+            return data.decode(declared), declared.lower(), 0
         except (LookupError, UnicodeDecodeError):
             pass
     try:
@@ -114,10 +125,21 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
         western = [m for m in matches if m.encoding.lower() in _WESTERN and m.chaos <= best.chaos + 0.02]
         encoding = "cp1252" if western else best.encoding
         try:
-            return data.decode(encoding, errors="replace")
+            return data.decode(encoding, errors="replace"), encoding, 0
         except LookupError:
             pass
-    return data.decode("cp1252", errors="replace")
+    return data.decode("cp1252", errors="replace"), "cp1252", 0
+
+
+def _mostly_utf8(data: bytes) -> int | None:
+    """The number of invalid sequences when ``data`` is UTF-8 with a few bad bytes, else None.
+
+    Text in a legacy 8-bit encoding almost never forms a valid multi-byte UTF-8 sequence, so valid multi-byte
+    characters that clearly outnumber the invalid bytes mean UTF-8 damaged here and there, not another encoding."""
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    multibyte = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+    return invalid if multibyte >= 2 * invalid else None
 
 
 def _html_depth(html: str) -> int:
@@ -293,7 +315,7 @@ def load_file(path: Path, max_bytes: int) -> Document:
             raise _reject(path, "it is not a PDF (no %PDF- header)", "Check the file type or rename it")
         return Document(doc_id=path.stem, source=str(path), text=_load_pdf(path, data), meta=meta)
     declared = _META_CHARSET.search(data[:4096]) if suffix in {".html", ".htm"} else None
-    text = decode_bytes(data, declared.group(1).decode("ascii") if declared else None)
+    text, encoding, replaced = decode(data, declared.group(1).decode("ascii") if declared else None)
     if _looks_binary(text):
         raise _reject(path, "it contains binary data, not text", "Check that it is a text, Markdown, HTML or PDF file")
     if not text.strip():
@@ -304,4 +326,4 @@ def load_file(path: Path, max_bytes: int) -> Document:
         text, meta = strip_markdown(text)
         if not text.strip():
             raise _reject(path, "the Markdown file has no text once markup is removed", "Add the article text")
-    return Document(doc_id=path.stem, source=str(path), text=text, meta=meta)
+    return Document(doc_id=path.stem, source=str(path), text=text, meta=meta, encoding=encoding, replaced=replaced)
