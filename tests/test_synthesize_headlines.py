@@ -25,9 +25,9 @@ def _article(sentences: list[tuple[str, float]], doc: str = "d") -> tuple[dict[s
     return {chunk.chunk_id: Passage(chunk=chunk, meta=DocMeta(title=doc))}, out
 
 
-def _answer(sentences: list[tuple[str, float]]) -> str:
+def _answer(sentences: list[tuple[str, float]], question: str = QUESTION) -> str:
     passages, scored = _article(sentences)
-    return extract(scored, passages, question=QUESTION, max_sentences=3, threshold=0.25).text
+    return extract(scored, passages, question=question, max_sentences=3, threshold=0.25).text
 
 
 def test_a_headline_is_not_an_extra_sentence_when_a_body_sentence_of_its_article_says_it() -> None:
@@ -44,3 +44,11 @@ def test_the_body_sentence_stays_when_it_leads_and_the_headline_follows() -> Non
 def test_a_headline_the_body_does_not_restate_is_kept() -> None:
     text = _answer([(HEADLINE, 0.70), (OTHER, 0.66)])
     assert HEADLINE in text and OTHER in text
+
+
+def test_a_headline_is_dropped_when_the_body_sentence_has_every_word_of_it_the_question_asks_about() -> None:
+    headline = "Strategic Defiance: Putin’s Recent Asia Tour Amid International Sanctions"
+    body = ("Russian President Vladimir Putin recently visited North Korea and Vietnam during his Asia tour, where he "
+            "signed several significant agreements.")
+    text = _answer([(body, 0.70), (headline, 0.66)], question="Which two countries did Putin visit on his Asia tour?")
+    assert text == f"{body} [1]"

@@ -34,7 +34,7 @@ OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly
 FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
 VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
-RESTATED_SHARE = 0.6  # a headline is dropped when a body sentence of its article in the answer has this share of its words
+RESTATED_SHARE = 0.6  # a headline whose article's body sentence in the answer has this share of its words is dropped
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 _VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 _FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
@@ -155,7 +155,7 @@ def extract(
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
                 and id(s) in paired):
             chosen.append(s)
-    chosen = [s for s in chosen if not _restated(s, chosen)]
+    chosen = [s for s in chosen if not _restated(s, chosen, question)]
     parts_text, citations = [], []
     for s in chosen:
         citations.append(cite(len(citations) + 1, s, passages))
@@ -250,15 +250,23 @@ def _unit(figure: str) -> str:
     return "%" if figure.endswith(("%", "percent")) else re.sub(r"[\d.]", "", figure)
 
 
-def _restated(s: Sentence, chosen: Sequence[Sentence]) -> bool:
+def _restated(s: Sentence, chosen: Sequence[Sentence], question: str) -> bool:
     """Whether ``s`` is a headline (or standfirst, caption) that a body sentence of its own article in the answer
-    already says: most of its words, stemmed, are in that sentence."""
+    already says: that sentence has most of its words, or every word of it the question uses (stemmed)."""
     if not _is_display(s.text):
         return False
-    mine = term_set(s.text)
-    return bool(mine) and any(
-        o.doc_id == s.doc_id and o is not s and not _is_display(o.text)
-        and len(mine & term_set(o.text)) >= RESTATED_SHARE * len(mine) for o in chosen)
+    mine = _stems(s.text)
+    asked = mine & _stems(question)
+    for o in chosen:
+        if o.doc_id == s.doc_id and o is not s and not _is_display(o.text):
+            theirs = _stems(o.text)
+            if len(mine & theirs) >= RESTATED_SHARE * len(mine) or (asked and asked <= theirs):
+                return True
+    return False
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w) for w in term_set(text)}
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
