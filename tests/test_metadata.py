@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingestion.metadata import extract_meta, parse_date
+from rag.ingestion.metadata import TITLE_CHARS, extract_meta, parse_date, readable_name
 from rag.types import DocMeta
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -24,13 +24,21 @@ def _seed(prefix: str) -> str:
             "000",
             DocMeta(title="How sanctions are backfiring to fuel a new Eurasian alliance", author="Jung E-gil", date="2024-06-25"),
         ),
-        ("001", DocMeta(author="T. Jayani", outlet="JadeTimes News")),
-        ("002", DocMeta(author="Irina KHALTURINA")),
-        ("003", DocMeta()),
+        (
+            "001",
+            DocMeta(title="The recent defense agreement between Russia and North Korea unmistakably underscores…",
+                    author="T. Jayani", outlet="JadeTimes News"),
+        ),
+        (
+            "002",
+            DocMeta(title="The visits of Russian President Vladimir Putin to North Korea and Vietnam attracted…",
+                    author="Irina KHALTURINA"),
+        ),
+        ("003", DocMeta(title="The economic and political backing of China, the military support of Iran and North…")),
         ("004", DocMeta(title="Strategic Defiance: Putin’s Recent Asia Tour Amid International Sanctions")),
     ],
 )
-def test_seed_metadata_is_what_the_text_states_and_nothing_more(prefix: str, expected: DocMeta) -> None:
+def test_seed_metadata_is_what_the_text_states_and_a_title_from_the_first_sentence_otherwise(prefix: str, expected: DocMeta) -> None:
     assert extract_meta(_seed(prefix)) == expected
 
 
@@ -99,9 +107,34 @@ def test_parse_date(text: str, iso: str) -> None:
     assert parse_date(text) == iso
 
 
-def test_title_needs_a_headline_like_first_line() -> None:
+def test_the_title_is_the_headline_or_else_the_first_sentence_after_byline_and_date() -> None:
     assert extract_meta("Strategic Defiance: A Headline\n\nBody.").title == "Strategic Defiance: A Headline"
-    assert extract_meta("This first line is a sentence.\nMore.").title == ""
-    assert extract_meta("By Jane Doe, Reuters\nBody.").title == ""
-    assert extract_meta("June 25, 2024\nBody.").title == ""
+    assert extract_meta("This first line is a sentence. And a second one.\nMore.").title == "This first line is a sentence"
+    assert extract_meta("By Jane Doe, Reuters\nJune 25, 2024\nPutin flew to Hanoi on Thursday. He met To Lam.").title == (
+        "Putin flew to Hanoi on Thursday")
     assert extract_meta("").title == ""
+
+
+def test_a_long_first_sentence_is_cut_at_a_word_with_an_ellipsis() -> None:
+    sentence = "Word " * 40 + "end."
+    title = extract_meta(f"Author: Jane Doe\n{sentence}").title
+    assert title.endswith("Word…") and len(title) <= TITLE_CHARS and not title.startswith("Author")
+
+
+def test_a_stated_title_from_the_html_wins_over_a_derived_one() -> None:
+    assert extract_meta("By Jane Doe\nPutin flew to Hanoi.", DocMeta(title="From HTML")).title == "From HTML"
+
+
+@pytest.mark.parametrize(
+    ("name", "readable"),
+    [
+        ("My Article (final).txt", "My Article (final)"),
+        ("uploads/news_2024-06-25.md", "News 2024 06 25"),
+        ("002_fa3c26d2fc650530.txt", "002"),
+        ("Straße in Zürich.html", "Straße in Zürich"),
+        (".hidden.txt", "Hidden"),
+        ("fa3c26d2fc650530.pdf", ""),
+    ],
+)
+def test_file_names_made_readable(name: str, readable: str) -> None:
+    assert readable_name(name) == readable

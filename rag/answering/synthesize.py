@@ -25,6 +25,7 @@ from rag.answering.focus import (
     uses_noun,
 )
 from rag.answering.verbs import action, how_verb, uses_verb
+from rag.ingestion.metadata import display_title
 from rag.lexical import STOPWORDS, stem, term_set
 from rag.types import Citation, Passage
 
@@ -104,7 +105,8 @@ def abstain(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> Draf
     if not sentences:
         return Draft(text=NOT_COVERED + " Nothing in them comes close.", citations=[], abstained=True)
     closest = max(sentences, key=lambda s: s.score)
-    title = passages[closest.chunk_id].meta.title or closest.doc_id
+    p = passages[closest.chunk_id]
+    title = display_title(p.meta.title, p.source, closest.doc_id)
     text = f"{NOT_COVERED} The closest related passage, from “{title}”, says: “{closest.text}” [1]"
     return Draft(text=text, citations=[cite(1, closest, passages)], abstained=True)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from rag.text import split_sentences
 from rag.types import DocMeta
+
+TITLE_CHARS = 90  # a title made from a first sentence or a file name is cut to this many characters
+_HASH = re.compile(r"(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}", re.I)  # '47bab1ff1479f7a2': an id, not a word
 
 _MONTHS = {
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
@@ -184,12 +188,64 @@ def _title_from_first_line(line: str) -> str:
     return line
 
 
+def _is_header_line(line: str) -> bool:
+    """A byline, label ('Author: …', 'Source: …', 'Posted on …') or date line: no title is made from it."""
+    return bool(_BYLINE.match(line) or _AUTHOR_LABEL.match(line) or _OUTLET_LABEL.match(line)
+                or _DATE_LABEL.match(line) or _is_date_line(line))
+
+
+def shorten(text: str, limit: int = TITLE_CHARS) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with '…' when cut; a final '.' dropped."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip(" ,;:–—-(\"“‘'") + "…"
+
+
+def derived_title(text: str) -> str:
+    """A title for an article that states none: its first sentence after the byline and date lines, shortened
+    ('The recent defense agreement between Russia and North Korea unmistakably underscores…'); "" without one."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or len(line.split()) < 3 or _is_header_line(line):
+            continue
+        spans = split_sentences(line)
+        return shorten(line[spans[0][0] : spans[0][1]]) if spans else ""
+    return ""
+
+
+def readable_name(name: str) -> str:
+    """A file name as words: directories, extension, separators and hash-like parts dropped
+    ('my_article-final (2).txt' -> 'My article final (2)', '002_fa3c26d2fc650530.txt' -> '002'); "" if nothing is
+    left."""
+    stem = re.split(r"[\\/]", name)[-1]
+    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
+    words = [w for w in re.split(r"[\s_.+-]+", stem) if w and not _HASH.fullmatch(w)]
+    text = " ".join(words)
+    return shorten(text[:1].upper() + text[1:]) if text else ""
+
+
+def display_title(title: str, *names: str) -> str:
+    """What to call a document: its title, else the first of ``names`` (file path, id) made readable, never a bare
+    id ('002_fa3c26d2fc650530' -> 'Article 002')."""
+    if title.strip():
+        return title.strip()
+    for name in names:
+        if readable := readable_name(name):
+            return readable if any(ch.isalpha() for ch in readable) else f"Article {readable}"
+    return "Article"
+
+
 def extract_meta(text: str, existing: DocMeta | None = None) -> DocMeta:
-    """Title, author, outlet and date as the text states them; fields of ``existing`` win unless empty."""
+    """Title, author, outlet and date as the text states them; fields of ``existing`` win unless empty.
+
+    The title is the headline when the first line is one; otherwise the first sentence, shortened (``derived_title``).
+    """
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     found = DocMeta()
     if lines:
-        found.title = _title_from_first_line(lines[0])
+        found.title = _title_from_first_line(lines[0]) or derived_title(text)
     edge = lines[:15] + lines[-10:] if len(lines) > 25 else lines
     found.date = _date_from_lines(edge)
     for line in lines:
