@@ -8,12 +8,14 @@ import pytest
 
 from rag.types import Answer, Citation, DocMeta, Document, IngestReport, SentenceCheck, SourceInfo
 from ui.render import (
+    document_choices,
     highlight,
     paragraph_for,
     render_answer,
     render_document,
     render_error,
     render_question,
+    render_remove_prompt,
     render_sources_table,
     render_streaming,
     render_upload_report,
@@ -139,16 +141,25 @@ def test_surrounding_paragraph_edges() -> None:
     ("article.txt", "article.txt"),
     ("000_47bab1ff1479f7a2.TXT", "000_47bab1ff1479f7a2.txt"),
     ("My Article v2.pdf", "My_Article_v2.pdf"),
+    ("My Article (final).txt", "My_Article_final.txt"),
+    ("Straße in Zürich – Bericht.html", "Straße_in_Zürich_Bericht.html"),
+    ("日本語の記事.md", "日本語の記事.md"),
     ("../../x.txt", "x.txt"),
     ("..\\..\\windows\\evil.md", "evil.md"),
     ("/etc/passwd.html", "passwd.html"),
     ("report.htm", "report.htm"),
-    ("..", None), (".txt", None), (".hidden.txt", None), ("a..b.txt", None),
-    ("evil.exe", None), ("noext", None), ("x.txt/", None), ("semi;colon.txt", None),
-    ("quote\".txt", None), ("nul\x00.txt", None), ("", None), ("-rf.txt", None),
+    (".hidden.txt", "hidden.txt"), ("a..b.txt", "a.b.txt"), ("-rf.txt", "rf.txt"), ("semi;colon.txt", "semi_colon.txt"),
+    ("quote\".txt", "quote.txt"), ("nul\x00.txt", "nul_file.txt"), ("CON.md", "CON_file.md"), (".txt", "upload.txt"),
+    ("(((.txt", "upload.txt"),
+    ("..", None), ("evil.exe", None), ("noext", None), ("x.txt/", None), ("", None),
 ])
-def test_safe_upload_name(name: str, expected: str | None) -> None:
+def test_any_upload_name_of_an_accepted_type_is_stored_under_a_safe_readable_name(name: str, expected: str | None) -> None:
     assert safe_upload_name(name) == expected
+
+
+def test_stored_upload_names_are_length_limited_in_bytes() -> None:
+    stored = safe_upload_name("ü" * 300 + ".txt")
+    assert stored is not None and stored.endswith(".txt") and len(stored.encode()) <= 130
 
 
 def test_upload_problem_messages() -> None:
@@ -156,7 +167,7 @@ def test_upload_problem_messages() -> None:
     assert "not accepted" in (upload_problem("a.exe", 100, 10) or "")
     assert "10 MB upload limit" in (upload_problem("a.pdf", 11 * 1024 * 1024, 10) or "")
     assert "empty" in (upload_problem("a.md", 0, 10) or "")
-    assert "rename" in (upload_problem("a;b.txt", 10, 10) or "")
+    assert upload_problem("My Article (final);v2.txt", 10, 10) is None  # an odd name is renamed, not refused
 
 
 def test_sources_table_and_document_view() -> None:
@@ -169,8 +180,35 @@ def test_sources_table_and_document_view() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "d1.txt" in html and "/data/uploads" not in html
 
 
+def test_untitled_documents_are_shown_under_a_readable_name_never_an_id_or_untitled() -> None:
+    source = SourceInfo(doc_id="002_fa3c26d2fc650530", source="seeds/002_fa3c26d2fc650530.txt", chunks=1)
+    assert render_sources_table([source])[0][1] == "Article 002"
+    upload = SourceInfo(doc_id="My_Article_final", source="/d/uploads/My_Article_final.txt", date="2025-01-02")
+    assert render_sources_table([upload])[0][1] == "My Article final"
+    assert document_choices([upload]) == [("My Article final (2025-01-02)", "My_Article_final")]
+    html = render_answer(_answer("Signed. [1]", [_cite(1, "Last paragraph.", doc_id="002_fa3c26d2fc650530", title="")]))
+    doc = Document(doc_id="x_3f9a2b7c11d0e4f5", source="/d/x_3f9a2b7c11d0e4f5.txt", text=DOC_TEXT)
+    for shown in (html, render_document(doc)):
+        assert "Untitled" not in shown
+    assert '<strong class="rag-title">Article 002</strong>' in html and "<h3>X</h3>" in render_document(doc)
+
+
+def test_remove_prompt_names_the_document_and_says_it_cannot_be_undone() -> None:
+    html = render_remove_prompt(SourceInfo(doc_id="d1", title=EVIL_TITLE))
+    _no_raw_tags(html)
+    assert "d1" in html and "Accord" in html and "cannot be undone" in html and "Confirm remove" in html
+
+
+def test_upload_report_shows_the_name_a_renamed_file_was_uploaded_with() -> None:
+    html = render_upload_report(IngestReport(added=["My_Article_final"]), [],
+                                {"My_Article_final.txt": "My Article (final).txt"})
+    assert "Received My Article (final).txt, stored as <code>My_Article_final.txt</code>" in html
+    assert "Indexed 1 document" in html
+
+
 def test_upload_report() -> None:
     report = IngestReport(added=["zorvian"], skipped={"/x/bad.pdf": "no text <b>"}, duplicates={"dup": "orig"})
-    html = render_upload_report(report, ["evil.exe: .exe files are not accepted"], ["zorvian.txt"])
+    html = render_upload_report(report, ["evil.exe: .exe files are not accepted"], {"zorvian.txt": "zorvian.txt"})
+    assert "Received" not in html
     assert "Indexed 1 document" in html and "zorvian" in html and "bad.pdf" in html and "/x/" not in html
     assert "&lt;b&gt;" in html and "orig" in html and "evil.exe" in html

@@ -122,22 +122,30 @@ def test_sources_document_and_upload_validation(client: Client, tmp_path: Path) 
         assert "not accepted" in status
 
 
-def test_upload_ask_and_remove(client: Client, server: tuple[str, Engine], tmp_path: Path) -> None:
+def test_upload_of_an_ordinary_file_name_ask_and_remove_after_confirming(
+        client: Client, server: tuple[str, Engine], tmp_path: Path) -> None:
     engine = server[1]
-    article = tmp_path / "Zorvian accord.txt"  # the space becomes _ in the stored name and the doc id
+    article = tmp_path / "Zorvian accord (final).txt"  # spaces and parentheses: stored under a safe name
     article.write_text("Zorvian lithium accord signed in Tallinn\n\nBy Mara Kask\n2025-03-04\n\n"
                        "The Zorvian lithium accord was signed in Tallinn on 3 March 2025 by the trade ministers "
                        "of Zorvia and Estonia.\n\nOfficials said the refinery would open in 2027.\n", encoding="utf-8")
     status, table, _, _ = client.predict([handle_file(str(article))], api_name="/upload")
-    assert "Indexed 1 document" in status and "Zorvian_accord" in status
-    stored = Path(engine.settings.data_dir) / "uploads" / "Zorvian_accord.txt"
+    assert "Indexed 1 document" in status
+    assert "Received Zorvian accord (final).txt, stored as <code>Zorvian_accord_final.txt</code>" in status
+    stored = Path(engine.settings.data_dir) / "uploads" / "Zorvian_accord_final.txt"
     assert stored.is_file()
-    assert "Zorvian_accord" in [row[0] for row in table["data"]]
+    (doc_id,) = [row[0] for row in table["data"] if row[1] == "Zorvian lithium accord signed in Tallinn"]
     _, html = ask(client, "Where was the Zorvian lithium accord signed?")
-    assert "Zorvian_accord" in cited_docs(html) and "Tallinn" in answer_part(html)
-    status, table, _ = client.predict("Zorvian_accord", api_name="/remove")
-    assert "Removed Zorvian_accord" in status
-    assert "Zorvian_accord" not in [row[0] for row in table["data"]] and not stored.exists()
+    assert doc_id in cited_docs(html) and "Tallinn" in answer_part(html)
+
+    status, table, _ = client.predict(doc_id, api_name="/confirm_remove")  # no first click: nothing happens
+    assert "Nothing was removed" in status and doc_id in [row[0] for row in table["data"]]
+    status = client.predict(doc_id, api_name="/remove")  # the first click only asks
+    assert "Zorvian lithium accord signed in Tallinn" in status and "cannot be undone" in status
+    assert doc_id in [s.doc_id for s in engine.sources()] and stored.exists()
+    status, table, _ = client.predict(doc_id, api_name="/confirm_remove")
+    assert f"Removed {doc_id}" in status
+    assert doc_id not in [row[0] for row in table["data"]] and not stored.exists()
 
 
 @pytest.mark.parametrize(("host", "loopback"), [

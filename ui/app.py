@@ -39,12 +39,14 @@ def build_app(engine: Engine) -> gr.Blocks:
     """The page for one engine; building it lists the indexed documents (for the examples)."""
     h = Handlers(engine)
     try:
-        present = [s.doc_id for s in engine.sources()]
+        indexed = engine.sources()
     except RagError:
-        present = []
+        indexed = []
+    present = [s.doc_id for s in indexed]
     max_mb = engine.settings.upload_max_mb
     with gr.Blocks(title="News Q&A", analytics_enabled=False) as app:
         turns = gr.State([])
+        armed = gr.State(None)  # the document a first click on Remove picked; a second click removes it
         gr.HTML(header_html(engine.mode_label), elem_id="header")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
@@ -70,12 +72,14 @@ def build_app(engine: Engine) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=3):
                         with gr.Row(equal_height=True):
-                            pick = gr.Dropdown(choices=present, value=None, label="Document", scale=3,
+                            pick = gr.Dropdown(choices=render.document_choices(indexed), value=None, label="Document", scale=3,
                                                elem_id="doc-pick", allow_custom_value=True)
                             with gr.Column(scale=1, min_width=160):
                                 open_btn = gr.Button("Open", size="sm", elem_id="open-doc")
                                 remove_btn = gr.Button("Remove from index", size="sm", variant="stop",
                                                        elem_id="remove-doc")
+                                confirm_btn = gr.Button("Confirm remove", size="sm", variant="stop", visible=False,
+                                                        elem_id="confirm-remove")
                         viewer = gr.HTML(elem_id="doc-view")
                     with gr.Column(scale=2):
                         files = gr.File(label=f"Upload articles ({' '.join(render.UPLOAD_TYPES)}, up to {max_mb:g} MB)",
@@ -97,8 +101,11 @@ def build_app(engine: Engine) -> gr.Blocks:
         table.select(h.select_row, None, [pick, viewer], api_visibility="private")
         open_btn.click(h.open_document, [pick], [viewer], api_name="document")
         pick.input(h.open_document, [pick], [viewer], api_visibility="private")
-        remove_btn.click(h.remove, [pick], [viewer, table, pick], api_name="remove")
+        remove_btn.click(h.arm_remove, [pick], [viewer, confirm_btn, armed], api_name="remove")
+        confirm_btn.click(h.remove, [pick, armed], [viewer, table, pick, confirm_btn, armed], api_name="confirm_remove")
         files.upload(h.upload, [files], [status, table, pick, files], api_name="upload")
+        for other in (pick.input, open_btn.click, table.select, files.upload, msg.submit, ask.click):
+            other(h.disarm, None, [confirm_btn, armed], api_visibility="private", queue=False)
     return app
 
 

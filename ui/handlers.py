@@ -90,13 +90,14 @@ class Handlers:
     # --- sources --------------------------------------------------------------------
     def sources(self) -> tuple[list[list[str]], dict[str, Any]]:
         try:
-            rows = render.render_sources_table(self.engine.sources())
+            sources = self.engine.sources()
+            rows = render.render_sources_table(sources)
         except RagError as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:
             log.exception("listing sources failed")
             raise gr.Error(FAILED.format(what="Listing the documents")) from exc
-        return rows, gr.update(choices=[r[0] for r in rows])
+        return rows, gr.update(choices=render.document_choices(sources))
 
     def open_document(self, doc_id: str | None) -> str:
         if not doc_id:
@@ -114,9 +115,30 @@ class Handlers:
         doc_id = str(row[0]) if row else ""
         return doc_id, self.open_document(doc_id)
 
-    def remove(self, doc_id: str | None) -> tuple[str, list[list[str]], dict[str, Any]]:
+    def arm_remove(self, doc_id: str | None) -> tuple[str, dict[str, Any], str | None]:
+        """The first click of a removal: say which document would go and that it cannot be undone, and show the
+        Confirm button; nothing is removed yet."""
         if not doc_id:
-            message = render.render_status("Pick the document to remove first.", ok=False)
+            return render.render_status("Pick the document to remove first.", ok=False), gr.update(visible=False), None
+        try:
+            source = next((s for s in self.engine.sources() if s.doc_id == doc_id), None)
+        except RagError as exc:
+            return render.render_status(str(exc), ok=False), gr.update(visible=False), None
+        if source is None:
+            return (render.render_status(f"No indexed document has the id {doc_id}.", ok=False),
+                    gr.update(visible=False), None)
+        return render.render_remove_prompt(source), gr.update(visible=True), doc_id
+
+    def disarm(self) -> tuple[dict[str, Any], None]:
+        """Any other action cancels an armed removal."""
+        return gr.update(visible=False), None
+
+    def remove(self, doc_id: str | None, armed: str | None
+               ) -> tuple[str, list[list[str]], dict[str, Any], dict[str, Any], None]:
+        """The second click: remove the document armed by ``arm_remove``, if it is still the one picked."""
+        if not doc_id or doc_id != armed:
+            message = render.render_status("Nothing was removed: click “Remove from index” first, then confirm.",
+                                           ok=False)
         else:
             try:
                 source = next((s.source for s in self.engine.sources() if s.doc_id == doc_id), "")
@@ -130,13 +152,13 @@ class Handlers:
                 log.exception("removing %r failed", doc_id)
                 message = render.render_status(FAILED.format(what="Removing the document"), ok=False)
         rows, choices = self.sources()
-        return message, rows, {**choices, "value": None}
+        return message, rows, {**choices, "value": None}, gr.update(visible=False), None
 
     def upload(self, files: list[str] | str | None, progress: gr.Progress = _PROGRESS
                ) -> tuple[str, list[list[str]], dict[str, Any], None]:
         paths = [files] if isinstance(files, str) else list(files or [])
         refused: list[str] = []
-        accepted: dict[str, Path] = {}
+        accepted: dict[str, Path] = {}  # stored name -> the uploaded file (its name as the user gave it)
         max_mb = self.engine.settings.upload_max_mb
         for p in map(Path, paths):
             problem = render.upload_problem(p.name, p.stat().st_size if p.is_file() else 0, max_mb)
@@ -144,6 +166,11 @@ class Handlers:
             if problem or safe is None:
                 refused.append(problem or f"{p.name}: refused.")
                 continue
+            stem, _, ext = safe.rpartition(".")
+            n = 1
+            while safe in accepted:  # two names that read the same once made safe: both kept
+                n += 1
+                safe = f"{stem}_{n}.{ext}"
             accepted[safe] = p
         report = None
         if accepted:
@@ -168,7 +195,8 @@ class Handlers:
                 log.exception("indexing the upload failed")
                 refused.append(FAILED.format(what="Indexing the upload"))
         rows, choices = self.sources()
-        return render.render_upload_report(report, refused, list(accepted)), rows, choices, None
+        stored = {safe: src.name for safe, src in accepted.items()}
+        return render.render_upload_report(report, refused, stored), rows, choices, None
 
 
 def _settle(turn: Turn) -> Turn:

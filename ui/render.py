@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
+from rag.ingestion.metadata import display_title
 from rag.types import Answer, Citation, Document, IngestReport, SourceInfo
 
 UPLOAD_TYPES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf")
 SOURCE_HEADERS: list[str] = ["id", "title", "outlet", "author", "date", "chunks"]
 
 _MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_STEM = re.compile(r"\w[\w.-]{0,119}")
+_STEM_BYTES = 120  # a stored upload's name without its extension, in UTF-8 bytes (file systems allow 255)
+_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))])
 _PARAGRAPH_CHARS = 1200
 
 
@@ -93,7 +96,7 @@ def paragraph_for(citation: Citation, text: str) -> str:
 
 def _source_item(c: Citation, anchor: str, paragraph: str | None) -> str:
     meta = " · ".join(escape(x) for x in (c.outlet, c.author, c.date) if x)
-    title = escape(c.title or "Untitled article")
+    title = escape(display_title(c.title, c.source, c.doc_id))
     meta_html = f' <span class="rag-meta">{meta}</span>' if meta else ""
     head = (f'<div class="rag-src-head"><span class="rag-n">[{c.n}]</span> <strong class="rag-title">{title}</strong>'
             f"{meta_html}"
@@ -177,7 +180,14 @@ def render_stopped(html: str) -> str:
 
 def render_sources_table(sources: Iterable[SourceInfo]) -> list[list[str]]:
     """Rows for the Sources table (shown as plain text cells), in SOURCE_HEADERS order."""
-    return [[s.doc_id, s.title, s.outlet, s.author, s.date, str(s.chunks)] for s in sources]
+    return [[s.doc_id, display_title(s.title, s.source, s.doc_id), s.outlet, s.author, s.date, str(s.chunks)]
+            for s in sources]
+
+
+def document_choices(sources: Iterable[SourceInfo]) -> list[tuple[str, str]]:
+    """(label, doc id) pairs for the document picker: the title, with the date when it has one."""
+    return [(f"{display_title(s.title, s.source, s.doc_id)}{f' ({s.date})' if s.date else ''}", s.doc_id)
+            for s in sources]
 
 
 def render_document(doc: Document) -> str:
@@ -185,24 +195,29 @@ def render_document(doc: Document) -> str:
     m = doc.meta
     meta = " · ".join(escape(x) for x in (m.outlet, m.author, m.date) if x)
     name = _basename(doc.source)
-    return (f'<article class="rag-doc-view"><h3>{_esc(m.title or "Untitled article")}</h3>'
+    return (f'<article class="rag-doc-view"><h3>{_esc(display_title(m.title, doc.source, doc.doc_id))}</h3>'
             f'<div class="rag-meta">{meta}{" · " if meta else ""}<code>{escape(doc.doc_id)}</code>'
             f'{f" · {escape(name)}" if name else ""}</div>'
             f'<div class="rag-doc-text">{_paragraphs(doc.text)}</div></article>')
 
 
 def safe_upload_name(name: str) -> str | None:
-    """A safe file name for an upload: directories dropped, spaces to ``_``, odd names refused (None)."""
+    """The name an upload is stored under, derived from any name: the last path component, letters (any script),
+    digits, '-' and '.' kept, every other run of characters one ``_``, no leading dot or dash (no hidden file, no
+    option), at most ``_STEM_BYTES`` bytes ('My Article (final).txt' -> 'My_Article_final.txt'). None only when the
+    extension is not an accepted type."""
     if not isinstance(name, str):
         return None
-    base = _basename(name.strip()).strip()
-    base = re.sub(r"\s+", "_", base)
+    base = unicodedata.normalize("NFC", _basename(name.strip()).strip())
     stem, dot, ext = base.rpartition(".")
     if not dot or f".{ext.lower()}" not in UPLOAD_TYPES:
         return None
-    if not _STEM.fullmatch(stem) or ".." in stem:
-        return None
-    return f"{stem}.{ext.lower()}"
+    stem = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "_", stem)).strip("._-") or "upload"
+    while len(stem.encode()) > _STEM_BYTES:
+        stem = stem[:-1]
+    if stem.upper().partition(".")[0] in _RESERVED:
+        stem = f"{stem}_file"
+    return f"{stem.rstrip('._-') or 'upload'}.{ext.lower()}"
 
 
 def upload_problem(name: str, size: int, max_mb: float) -> str | None:
@@ -211,9 +226,6 @@ def upload_problem(name: str, size: int, max_mb: float) -> str | None:
     ext = base.rpartition(".")[2].lower() if "." in base else ""
     if f".{ext}" not in UPLOAD_TYPES:
         return f"{base}: .{ext or '?'} files are not accepted; upload {', '.join(UPLOAD_TYPES)}."
-    if safe_upload_name(base) is None:
-        return (f"{base}: the file name is not usable as a document id; rename it to letters, digits, "
-                "'-', '_' and '.' (e.g. my-article.txt).")
     if size > max_mb * 1024 * 1024:
         return f"{base}: {size / 1024 / 1024:.1f} MB is over the {max_mb:g} MB upload limit (RAG_UPLOAD_MAX_MB)."
     if size == 0:
@@ -221,9 +233,11 @@ def upload_problem(name: str, size: int, max_mb: float) -> str | None:
     return None
 
 
-def render_upload_report(report: IngestReport | None, refused: Sequence[str], indexed: Sequence[str]) -> str:
-    """The outcome of an upload: what was indexed, what was refused or skipped, and why."""
-    lines: list[str] = []
+def render_upload_report(report: IngestReport | None, refused: Sequence[str], indexed: Mapping[str, str]) -> str:
+    """The outcome of an upload: what was indexed, what was refused or skipped, and why. ``indexed`` maps each
+    stored file name to the name it was uploaded with; a renamed file is reported under both."""
+    lines: list[str] = [f'<div class="rag-ok">Received {escape(original)}, stored as <code>{escape(stored)}</code>.</div>'
+                        for stored, original in indexed.items() if stored != original]
     if report is not None:
         new = [*report.added, *report.updated]
         if new:
@@ -243,6 +257,14 @@ def render_upload_report(report: IngestReport | None, refused: Sequence[str], in
         lines.append('<div class="rag-warn">Nothing was uploaded.</div>' if not indexed else
                      '<div class="rag-ok">Done.</div>')
     return f'<div class="rag-status">{"".join(lines)}</div>'
+
+
+def render_remove_prompt(source: SourceInfo) -> str:
+    """The question a first click on Remove asks: which document, and that removing it cannot be undone."""
+    title = display_title(source.title, source.source, source.doc_id)
+    return ('<div class="rag-status rag-confirm"><div class="rag-warn">'
+            f"Remove “{_esc(title)}” (<code>{escape(source.doc_id)}</code>) from the index? This cannot be undone. "
+            "Click <strong>Confirm remove</strong> to remove it; anything else keeps it.</div></div>")
 
 
 def render_status(message: str, ok: bool = True) -> str:
