@@ -1,4 +1,4 @@
-"""The one place that builds model clients: embedders (sentence-transformers, OpenAI) and chat LLMs."""
+"""The one place that builds model clients: embedders (onnxruntime or sentence-transformers, OpenAI) and chat LLMs."""
 
 from __future__ import annotations
 
@@ -43,12 +43,15 @@ _FEW = 8  # at most this many texts count as a query-time encode
 
 
 class LocalEmbedder:
-    """A sentence-transformers model loaded from disk, with a small cache for repeated texts."""
+    """A sentence-transformers model from disk with a small cache for repeated texts.
+
+    Models ONNX can reproduce (Transformer → mean pooling → normalise, such as the packaged all-MiniLM-L6-v2) run on
+    onnxruntime (``rag/onnx_encoder.py``): no torch import on the question path, and faster than torch for ingestion
+    too. Any other sentence-transformers folder runs on sentence-transformers (torch). ``backend`` forces one.
+    """
 
     def __init__(self, model: str = "all-MiniLM-L6-v2", batch_size: int = 64, cache_size: int = 4096,
-                 query_threads: int = 1) -> None:
-        from sentence_transformers import SentenceTransformer
-
+                 query_threads: int = 1, backend: str = "auto") -> None:
         path = Path(model)
         if not path.exists():
             if model.split("/")[-1] != "all-MiniLM-L6-v2":
@@ -60,21 +63,33 @@ class LocalEmbedder:
         self.name = model.split("/")[-1]
         self.batch_size = batch_size
         self.query_threads = query_threads
-        from transformers.utils import logging as hf_logging
+        from rag import onnx_encoder
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-        self._model = SentenceTransformer(str(path), device="cpu")
-        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dim())
+        self.backend = backend if backend != "auto" else ("onnx" if onnx_encoder.supported(path) else "torch")
+        self._onnx: onnx_encoder.OnnxEncoder | None = None
+        self._model = None
+        if self.backend == "onnx":
+            self._onnx = onnx_encoder.OnnxEncoder(path, batch_size=batch_size)
+            self.dim = self._onnx.dim
+        else:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+            self._model = SentenceTransformer(str(path), device="cpu")
+            dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+            self.dim = int(dim())
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode without the cache (the raw encoder, used by ingestion and benchmarks)."""
+        """Encode without the cache on every core (the raw encoder, used by ingestion and benchmarks)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts, threads=0)
         vecs = self._model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
@@ -82,8 +97,10 @@ class LocalEmbedder:
         return vecs.astype(np.float32, copy=False)
 
     def _encode_few(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode a question or two on ``query_threads`` threads of this thread (torch's setting is per thread
-        under OpenMP), then restore it: two threads fighting an ingest for two cores are 10-25x slower."""
+        """Encode a question or two on ``query_threads`` threads (0: every core): two threads fighting an ingest for
+        two cores are 10-25x slower. torch's setting is per thread under OpenMP, so it is restored afterwards."""
+        if self._onnx is not None:
+            return self._onnx.encode(texts, threads=self.query_threads)
         import torch
 
         before = torch.get_num_threads()

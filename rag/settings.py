@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # --- embeddings ----------------------------------------------------------
     embed_backend: Literal["local", "openai"] = Field(
         default="local",
-        description="`local`: sentence-transformers model shipped in a package (offline). `openai`: any OpenAI-compatible /embeddings endpoint.",
+        description="`local`: sentence-transformers model shipped in a package (offline), run on onnxruntime (torch only for models ONNX cannot reproduce). `openai`: any OpenAI-compatible /embeddings endpoint.",
     )
     embed_model: str = Field(
         default="all-MiniLM-L6-v2",
@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         default=1, ge=0,
         description="CPU threads used to embed a question (a handful of texts). 1 keeps answers fast while an ingest "
         "or other requests use the other cores: on 2 busy cores, 1 thread embedded a question in ~20 ms where 2 "
-        "threads took ~500 ms. 0 leaves torch's default (one per core). Ingestion always uses torch's default.",
+        "threads took ~500 ms. 0: one per core. Ingestion always uses one per core.",
     )
 
     # --- ingestion -----------------------------------------------------------
