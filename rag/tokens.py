@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import importlib.util
+import os
+from collections.abc import Callable
+from functools import lru_cache, partial
 
 
 @lru_cache(maxsize=1)
-def _encoder():
-    # llama-index-core bundles the tiktoken BPE files and points TIKTOKEN_CACHE_DIR at them.
-    from llama_index.core.utils import get_tokenizer
+def _encoder() -> Callable[[str], list[int]]:
+    # llama-index-core bundles the tiktoken BPE files (what its get_tokenizer points TIKTOKEN_CACHE_DIR at); find
+    # them without importing llama_index.core, which costs seconds on the question path.
+    import tiktoken
 
-    return get_tokenizer()
+    spec = importlib.util.find_spec("llama_index.core")
+    bundled = os.path.join(list(spec.submodule_search_locations or [])[0], "_static", "tiktoken_cache") if spec else ""
+    before = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if before is None and bundled:
+        os.environ["TIKTOKEN_CACHE_DIR"] = bundled
+    try:
+        enc = tiktoken.get_encoding("cl100k_base")
+    finally:
+        if before is None and bundled:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
+    return partial(enc.encode, allowed_special="all")
 
 
 def count_tokens(text: str) -> int:
