@@ -75,6 +75,7 @@ def export(model_dir: Path, dest: Path) -> None:
             f"Exporting {model_dir} to ONNX needs torch and transformers (installed by `make setup`)."
         ) from exc
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
 
     class TokenEmbeddings(torch.nn.Module):
