@@ -11,6 +11,7 @@ from typing import Any
 from rag.answering.cite import check
 from rag.answering.condense import condense
 from rag.answering.context import gather, ms_since, scorers, sub_questions
+from rag.answering.decide import choose
 from rag.answering.evidence import sentences_of
 from rag.answering.generate import generate
 from rag.answering.retrieve import Filters
@@ -18,7 +19,7 @@ from rag.answering.synthesize import Draft, extract
 from rag.errors import InputError, LLMError
 from rag.ingestion.index import Indexer, sync_lexical
 from rag.lexical import LexicalIndex
-from rag.providers import ChatLLM, Embedder, build_embedder, build_llm
+from rag.providers import AnswerJudge, ChatLLM, Embedder, build_embedder, build_llm, build_scorer
 from rag.settings import Settings
 from rag.store import Store
 from rag.types import Answer, DocMeta, Document, IngestReport, Passage, SourceInfo
@@ -32,10 +33,11 @@ class Engine:
     """Everything a caller needs: ingest, list and answer. Dependencies can be passed in (for tests)."""
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
-                 llm: ChatLLM | None = None, store: Store | None = None) -> None:
+                 llm: ChatLLM | None = None, store: Store | None = None, scorer: AnswerJudge | None = None) -> None:
         self.settings = settings or Settings()
         self._embedder, self._llm, self._store = embedder, llm, store
         self._llm_built = llm is not None
+        self._scorer, self._scorer_built = scorer, scorer is not None
         self._lexical: LexicalIndex | None = None
         self._docs: dict[str, dict[str, Any]] = {}
         self._complete: frozenset[str] = frozenset()  # ids of the fully indexed documents, kept with _docs
@@ -57,6 +59,34 @@ class Engine:
             if not self._llm_built:
                 self._llm, self._llm_built = build_llm(self.settings), True
             return self._llm
+
+    @property
+    def scorer(self) -> AnswerJudge | None:
+        """The answer scorer (RAG_SCORER); None means the hand-written rules choose the answer."""
+        with self._lock:
+            if not self._scorer_built:
+                self._scorer, self._scorer_built = build_scorer(self.settings), True
+            return self._scorer
+
+    def _draft(self, sentences: Any, by_chunk: dict[str, Passage], question: str, parts: Any,
+               timings: dict[str, float] | None = None) -> Draft:
+        """The extractive answer: chosen by the answer scorer when there is one, else by the rules."""
+        s = self.settings
+        scorer = self.scorer
+        if scorer is None:
+            return extract(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
+                           threshold=s.abstain_threshold)
+
+        def judge(q: str, texts: Sequence[str]) -> Any:
+            tick = time.perf_counter()
+            try:
+                return scorer.probs(q, texts)
+            finally:
+                if timings is not None:
+                    timings["score"] = timings.get("score", 0.0) + ms_since(tick)
+
+        return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
+                      threshold=s.abstain_threshold, judge=judge, cutoff=s.scorer_cutoff)
 
     @property
     def store(self) -> Store:
@@ -204,8 +234,7 @@ class Engine:
         answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
                         context_tokens=sum(_tokens(p) for p in passages))
         tick = time.perf_counter()
-        draft = extract(context_sents, by_chunk, question=standalone, parts=found.parts,
-                        max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
+        draft = self._draft(context_sents, by_chunk, standalone, found.parts, timings)
         if llm is None or draft.abstained:
             # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
             timings["synthesize"] = ms_since(tick)
@@ -250,8 +279,7 @@ class Engine:
         scorer, parts = scorers(texts, self.embedder.embed(texts), self.lexical, [p.chunk.text for p in passages])
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
-        draft = extract(sentences, by_chunk, question=question, parts=parts,
-                        max_sentences=self.settings.answer_sentences, threshold=self.settings.abstain_threshold)
+        draft = self._draft(sentences, by_chunk, question, parts)
         answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
                         context=list(passages), context_tokens=sum(_tokens(p) for p in passages))
         _fill(answer, draft)

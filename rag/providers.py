@@ -264,3 +264,29 @@ def build_llm(settings: Settings) -> ChatLLM | None:
     if settings.llm == "local":
         return LocalLlamaLLM(settings)
     return None
+
+
+class AnswerJudge(Protocol):
+    """Probability that each text answers the question (rag/scorer.py)."""
+
+    name: str
+
+    def probs(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def build_scorer(settings: Settings) -> AnswerJudge | None:
+    """The answer scorer RAG_SCORER names: the packaged ONNX cross-encoder, none, or a local cross-encoder folder."""
+    choice = settings.scorer.strip()
+    if choice.lower() == "none":
+        return None
+    from rag.scorer import PACKAGED, AnswerScorer, CrossEncoderScorer
+
+    if choice.lower() == "packaged":
+        return AnswerScorer(PACKAGED, threads=max(1, settings.query_threads))
+    path = Path(choice).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"RAG_SCORER={choice!r} is not `packaged`, `none` or a folder holding a cross-encoder; "
+                          "point it at a local sentence-transformers cross-encoder or use `packaged`.")
+    if (path / "manifest.json").is_file():
+        return AnswerScorer(path, threads=max(1, settings.query_threads))
+    return CrossEncoderScorer(path)

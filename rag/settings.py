@@ -81,6 +81,17 @@ class Settings(BaseSettings):
         description="Minimum evidence score (0-1) of the best sentence; below it the system says the articles don't cover the question.",
     )
     answer_sentences: int = Field(default=3, description="Most sentences in an extractive answer.", ge=1)
+    scorer: str = Field(
+        default="none",
+        description="Answer scorer that picks answer sentences and decides to refuse: `packaged` (the cross-encoder "
+        "shipped in rag/data/scorer, on onnxruntime), `none` (hand-written rules only), or the path of a local "
+        "sentence-transformers cross-encoder (bge-reranker, ms-marco…).",
+    )
+    scorer_cutoff: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Probability (0-1) the answer scorer must give the best sentence; below it the system says the "
+        "articles don't cover the question. Calibrated on the scorer's validation slice and dev.jsonl.",
+    )
 
     # --- generation ----------------------------------------------------------
     llm: Literal["none", "openai", "local"] = Field(

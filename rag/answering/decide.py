@@ -1,0 +1,87 @@
+"""Learned answer choice: the answer scorer picks lead and supporting sentences and decides to refuse.
+
+The retrieval score shortlists each question's (or part's) candidate sentences; the scorer reads each candidate in
+its window (title, the sentence before) and gives the probability that it answers the question. The best candidate
+leads if that probability clears one calibrated threshold, otherwise the question is refused. Sentences of a lead's
+article that clear it too may join; another article's sentence joins only if it nearly ties with the lead. A
+differing figure from another source (synthesize._differing_figure) is reported only if the scorer says it answers
+the question as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rag.answering.evidence import Scorer, Sentence, sentence_windows
+from rag.answering.focus import same_pair
+from rag.answering.synthesize import (
+    _MIN_WORDS,
+    Draft,
+    _differing_figure,
+    _redundant,
+    _restated,
+    _Views,
+    abstain,
+    cite,
+)
+from rag.scorer import pair_text, window_parts
+from rag.types import Passage
+
+Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, pair texts) -> probabilities
+SHORTLIST = 12  # candidates the scorer reads per question or part (each costs ~10 ms on one core)
+SUPPORT_RATIO = 0.5  # a lead article's sentence joins when its probability is this share of the lead's
+OTHER_DOC_RATIO = 0.9  # another article's sentence joins only when it nearly ties with the lead
+
+
+def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
+           parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
+           cutoff: float) -> Draft:
+    """Answer with the sentences the scorer says answer the question, or refuse (``cutoff``: the calibrated
+    probability a lead needs; ``threshold``: the retrieval score below which nothing is read at all)."""
+    usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
+    if not usable or max(s.score for s in usable) < threshold:
+        return abstain(sentences, passages)
+    views = _Views(window=sentence_windows(sentences, passages), passages=passages)
+
+    def text_of(s: Sentence) -> str:
+        return pair_text(*window_parts(views.window[id(s)]))
+
+    prob: dict[int, float] = {}
+    chosen: list[Sentence] = []
+    for text, scorer in parts if len(parts) > 1 else [(question, None)]:
+        ranked = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
+        probs = judge(text, [text_of(s) for s in ranked])
+        mine = {id(s): float(p) for s, p in zip(ranked, probs, strict=True)}
+        for k, p in mine.items():
+            prob[k] = max(prob.get(k, 0.0), p)
+        lead = max(ranked, key=lambda s: (mine[id(s)], s.score))
+        if mine[id(lead)] >= cutoff and not _redundant(lead, chosen):
+            chosen.append(lead)
+    if not chosen:
+        return abstain(sentences, passages)
+    top = chosen[0]
+    best = prob[id(top)]
+    rivals = [s for s in usable if same_pair(s.text, question)]
+    conflict = _differing_figure(top, rivals, question, views) if len(parts) <= 1 else None
+    if conflict is not None and float(judge(question, [text_of(conflict)])[0]) < cutoff:
+        conflict = None  # a different figure of something the question does not ask about
+    lead_docs = {s.doc_id for s in chosen}
+    for s in sorted((s for s in usable if id(s) in prob), key=lambda s: -prob[id(s)]):
+        if len(chosen) + (conflict is not None) >= max_sentences:
+            break
+        p = prob[id(s)]
+        if any(s is c for c in chosen) or s is conflict or p < cutoff or _redundant(s, chosen):
+            continue
+        if (s.doc_id in lead_docs and p >= SUPPORT_RATIO * best) or p >= OTHER_DOC_RATIO * best:
+            chosen.append(s)
+    chosen = [s for s in chosen if not _restated(s, chosen, question)]
+    for s in chosen:
+        s.score = prob.get(id(s), s.score)  # the citation's support is the scorer's probability
+    text_parts, citations = [], []
+    for s in chosen:
+        citations.append(cite(len(citations) + 1, s, passages))
+        text_parts.append(f"{s.text} [{len(citations)}]")
+    if conflict is not None:
+        citations.append(cite(len(citations) + 1, conflict, passages))
+        text_parts.append(f"Another source gives a different figure: {conflict.text} [{len(citations)}]")
+    return Draft(text=" ".join(text_parts), citations=citations, abstained=False)

