@@ -132,3 +132,73 @@ def test_upload_is_indexed_answerable_and_never_executes(page: sync_api.Page, tm
     shot = tmp_path / "upload.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}")
+
+
+NARROW_CELLS = """() => {
+  const lines = (cell) => {  // the lines its text takes: distinct tops of the text's line boxes
+    const tops = new Set(), walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+    }
+    return Math.max(1, tops.size);
+  };
+  return [...document.querySelectorAll('#sources th, #sources td, #sources [role=gridcell]')]
+    .filter(c => c.getClientRects().length && c.getBoundingClientRect().height > 0)
+    .map(c => {
+      const probe = document.createElement('span');
+      probe.textContent = '0000';
+      probe.style.cssText = 'position:absolute; visibility:hidden; white-space:nowrap';
+      c.appendChild(probe);
+      const four = probe.getBoundingClientRect().width;
+      probe.remove();
+      const text = c.innerText.trim();
+      return {text: text.slice(0, 30), width: c.getBoundingClientRect().width, four, perLine: text.length / lines(c)};
+    }).filter(c => c.width < c.four || (c.text.length > 3 && c.perLine < 4));
+}"""
+
+
+def test_sources_tab_and_chat_are_readable_at_phone_width(page: sync_api.Page, tmp_path: Path) -> None:
+    phone = page.context.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(page.url, wait_until="domcontentloaded")
+    phone.get_by_role("tab", name="Sources").click()
+    phone.wait_for_selector("#sources [role=gridcell][data-col=\"1\"]")
+    sync_api.expect(phone.locator("#sources")).to_contain_text(SEED_TITLE)
+    shot = tmp_path / "phone-sources.png"
+    phone.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    assert phone.evaluate(NARROW_CELLS) == []  # every cell at least four characters wide, none one letter a line
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+    label = phone.locator("#upload label[data-testid=block-label]").bounding_box()
+    icon = phone.locator("#upload [data-testid=upload-icon]").bounding_box()
+    assert label and icon and label["y"] + label["height"] <= icon["y"]  # the upload label clears its icon
+
+    answer = ask(phone, SEED_Q)
+    source = answer.locator(".rag-src").first
+    for part in (answer.locator(".rag-text"), source.locator(".rag-title")):
+        box = part.bounding_box()
+        assert box and box["width"] >= 200 and box["x"] + box["width"] <= 390
+    shot = tmp_path / "phone-chat.png"
+    phone.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    phone.close()
+
+
+def test_removing_a_document_takes_a_confirming_second_click(page: sync_api.Page) -> None:
+    page.get_by_role("tab", name="Sources").click()
+    page.locator("#sources [role=gridcell]", has_text=SEED_TITLE).first.click()  # opens it in the viewer
+    sync_api.expect(page.locator("#doc-view h3")).to_have_text(SEED_TITLE)
+    confirm = page.locator("#confirm-remove")
+    page.click("#remove-doc")
+    sync_api.expect(page.locator("#doc-view")).to_contain_text("cannot be undone")
+    sync_api.expect(page.locator("#doc-view")).to_contain_text(SEED_TITLE)
+    sync_api.expect(confirm).to_be_visible()
+    page.click("#open-doc")  # any other action disarms
+    sync_api.expect(confirm).to_be_hidden()
+    sync_api.expect(page.locator("#sources")).to_contain_text(SEED_TITLE)
+    page.click("#remove-doc")
+    page.click("#confirm-remove")
+    sync_api.expect(page.locator("#doc-view")).to_contain_text("Removed 000_47bab1ff1479f7a2")
+    sync_api.expect(page.locator("#sources")).not_to_contain_text(SEED_TITLE)

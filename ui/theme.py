@@ -45,6 +45,22 @@ blockquote.rag-context {font-style: normal; margin: .35rem 0 0; padding: .4rem .
 .rag-doc-view {max-height: 520px; overflow-y: auto; padding: .5rem .75rem;
   border: 1px solid var(--border-color-primary); border-radius: 8px;}
 .rag-doc-view h3 {margin-top: 0;} .rag-doc-text p {margin: 0 0 .6rem; line-height: 1.5;}
+.rag-confirm .rag-warn {padding: .35rem .6rem; border-radius: 6px; border: 1px solid #dc2626; color: inherit;}
+@media (max-width: 760px) {
+  /* a phone: the title, date and chunk count (the id, outlet and author are in the document view) */
+  #sources table {table-layout: fixed; width: 100% !important;} #sources .virtual-body {width: 100% !important;}
+  #sources :is([data-heading="0"], [data-heading="2"], [data-heading="3"], [data-col="0"], [data-col="2"],
+    [data-col="3"]), #sources td:is(:nth-child(1), :nth-child(3), :nth-child(4)) {display: none !important;}
+  #sources :is([data-heading="1"], [data-col="1"]), #sources td:nth-child(2) {width: auto !important;
+    min-width: 0 !important; max-width: none !important; flex: 1 1 auto !important;}
+  #sources :is([data-heading="4"], [data-col="4"]), #sources td:nth-child(5) {width: 6.75rem !important;
+    min-width: 6.75rem !important; max-width: 6.75rem !important; flex: 0 0 6.75rem !important; white-space: nowrap;}
+  #sources :is([data-heading="5"], [data-col="5"]), #sources td:nth-child(6) {width: 4.75rem !important;
+    min-width: 4.75rem !important; max-width: 4.75rem !important; flex: 0 0 4.75rem !important; white-space: nowrap;}
+  #sources .header-row {flex-wrap: wrap;} #sources .header-row .label {flex-basis: 100%;}
+  #upload label[data-testid="block-label"] {position: static; max-width: 100%; margin-bottom: .25rem;}
+  .rag-src, .rag-doc-view {padding: .4rem .45rem;}
+}
 """
 
 
