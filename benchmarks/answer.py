@@ -19,11 +19,12 @@ from benchmarks._util import (
     p50_p95,
     peak_rss_mb,
     quiet_env,
+    rss_mb,
     seed_questions,
     set_torch_threads,
 )
 
-GOAL_ANSWER_P50_MS = 100.0
+GOAL_ANSWER_P50_MS = 300.0  # with the answer scorer (issue: p50 <= 300 ms, p95 <= 600 ms warm, one query thread)
 GOAL_COLD_S = 4.0
 WARM_UP = ("What is this collection of news articles about?", "Who is quoted most often in these reports?")
 RETRIEVAL_STAGES = ("embed", "retrieve", "rerank")
@@ -97,7 +98,7 @@ def cold_start(data_dir: Path, question: str) -> tuple[float, float]:
 
 def summarize(rows: list[dict[str, float]]) -> dict[str, float]:
     out: dict[str, float] = {"n": len(rows)}
-    for key in ("retrieval", "answer", "answer_wall", "baseline", *RETRIEVAL_STAGES, "synthesize"):
+    for key in ("retrieval", "answer", "answer_wall", "baseline", *RETRIEVAL_STAGES, "synthesize", "score"):
         vals = [r[key] for r in rows if key in r]
         if vals:
             out[f"{key}_p50"], out[f"{key}_p95"] = p50_p95(vals)
@@ -110,6 +111,9 @@ def print_summary(label: str, s: dict[str, float]) -> None:
           f"{s['answer_p95']:.1f} ms (wall p50 {s['answer_wall_p50']:.1f} ms); llama-index retrieve p50 "
           f"{s['baseline_p50']:.1f} ms, p95 {s['baseline_p95']:.1f} ms")
     print(f"{label} stage p50 ms: " + ", ".join(f"{k} {s[k + '_p50']:.1f}" for k in (*RETRIEVAL_STAGES, "synthesize")))
+    if "score_p50" in s:
+        print(f"{label} answer scorer (inside synthesize) p50 {s['score_p50']:.1f} ms, p95 {s['score_p95']:.1f} ms: "
+              f"{s['score_p50'] / max(s['answer_p50'], 1e-9):.0%} of the answer's p50")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     retriever, n_nodes = build_baseline(engine)
     print(f"baseline: llama-index VectorStoreIndex (SimpleVectorStore) over the same {n_nodes} chunks, top_k=5, "
           "query embeddings from the same embedder")
+    rss_before = rss_mb()
+    scorer = engine.scorer
+    engine.answer(WARM_UP[0])
+    figures_scorer = {"name": getattr(scorer, "name", "none"), "rss_before_mb": rss_before, "rss_after_mb": rss_mb()}
+    print(f"answer scorer: {figures_scorer['name']}; RSS {rss_before:.0f} -> {figures_scorer['rss_after_mb']:.0f} MiB "
+          "once it is loaded and has answered")
     for q in WARM_UP:
         engine.answer(q)
         retriever.retrieve(q)
@@ -150,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     rounds: list[list[dict[str, float]]] = []
     for _ in range(args.rounds):
         clear_cache(engine.embedder)
+        if scorer is not None and hasattr(scorer, "_cache"):
+            scorer._cache.clear()  # every timed answer runs the scorer
         rows = []
         for q in questions:
             with Timer() as wall:
@@ -158,12 +170,14 @@ def main(argv: list[str] | None = None) -> int:
                 retriever.retrieve(q)
             tm = ans.timings
             row = {k: tm.get(k, 0.0) for k in (*RETRIEVAL_STAGES, "synthesize")}
+            if "score" in tm:
+                row["score"] = tm["score"]
             row.update(retrieval=sum(tm.get(k, 0.0) for k in RETRIEVAL_STAGES), answer=tm["total"],
                        answer_wall=wall.ms, baseline=base.ms)
             rows.append(row)
         rounds.append(rows)
 
-    figures: dict[str, Any] = {"questions": len(questions), "rounds": args.rounds}
+    figures: dict[str, Any] = {"questions": len(questions), "rounds": args.rounds, "scorer": figures_scorer}
     print()
     figures["round1"] = first = summarize(rounds[0])
     print_summary("warm, round 1", first)
@@ -181,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio engine extractive answer p50 / llama-index retrieve p50 = {ratio_a:.2f}")
     verdict = "meets" if overall["answer_p50"] <= GOAL_ANSWER_P50_MS else "misses"
     print(f"goal extractive answer p50 <= {GOAL_ANSWER_P50_MS:.0f} ms warm: {verdict}")
+
+    from benchmarks.freshness import refresh_cost_ms
+
+    forced, skipped = refresh_cost_ms(engine, questions[0])
+    figures["refresh_check_ms"] = {"with": forced, "without": skipped}
+    print(f"refresh check for other processes' writes: answer p50 {forced:.1f} ms with it, {skipped:.1f} ms without "
+          f"({forced - skipped:+.1f} ms)")
 
     colds = []
     for i in range(args.cold_runs):
