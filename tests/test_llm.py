@@ -61,6 +61,26 @@ def test_llm_answers_are_validated_in_code(llama_server, seeded_dir, embedder) -
     assert flagged >= 1
 
 
+def test_no_kept_llm_sentence_names_someone_or_somewhere_its_cited_passage_does_not(
+        llama_server, seeded_dir, embedder) -> None:
+    from rag.answering.cite import named, unnamed
+
+    engine = llm_engine(seeded_dir, embedder, llama_server.base_url)
+    naming = 0
+    for q in [*QUESTIONS, "What did the deputy mayor of Beijing say about the Russia–North Korea pact?"]:
+        a = engine.answer(q)
+        if a.mode != "openai":
+            continue
+        chunks = {p.chunk.chunk_id: p.chunk.text for p in a.context}
+        by_n = {c.n: c for c in a.citations}
+        for s in a.sentences:
+            naming += bool(named(s.text))
+            if s.supported and s.citations:
+                for n in s.citations:
+                    assert unnamed(s.text, chunks[by_n[n].chunk_id]) == [], (q, s.text, by_n[n].quote)
+    assert naming >= 1, "the model's sentences named nobody: nothing was checked"
+
+
 def test_streaming_over_http_yields_model_deltas(llama_server, seeded_dir, embedder) -> None:
     engine = llm_engine(seeded_dir, embedder, llama_server.base_url)
     items = list(engine.stream_answer(QUESTIONS[0]))
