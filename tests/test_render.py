@@ -201,9 +201,9 @@ def test_remove_prompt_names_the_document_and_says_it_cannot_be_undone() -> None
 
 def test_upload_report_shows_the_name_a_renamed_file_was_uploaded_with() -> None:
     html = render_upload_report(IngestReport(added=["My_Article_final"]), [],
-                                {"My_Article_final.txt": "My Article (final).txt"})
+                                {"My_Article_final.txt": "My Article (final).txt"}, {"My_Article_final": "A <b>"})
     assert "Received My Article (final).txt, stored as <code>My_Article_final.txt</code>" in html
-    assert "Indexed 1 document" in html
+    assert "Indexed 1 document: “A &lt;b&gt;” (<code>My_Article_final</code>)" in html
 
 
 def test_upload_report() -> None:

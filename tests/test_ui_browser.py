@@ -200,5 +200,5 @@ def test_removing_a_document_takes_a_confirming_second_click(page: sync_api.Page
     sync_api.expect(page.locator("#sources")).to_contain_text(SEED_TITLE)
     page.click("#remove-doc")
     page.click("#confirm-remove")
-    sync_api.expect(page.locator("#doc-view")).to_contain_text("Removed 000_47bab1ff1479f7a2")
+    sync_api.expect(page.locator("#doc-view")).to_contain_text(f"Removed “{SEED_TITLE}” (000_47bab1ff1479f7a2)")
     sync_api.expect(page.locator("#sources")).not_to_contain_text(SEED_TITLE)

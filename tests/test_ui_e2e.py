@@ -130,7 +130,7 @@ def test_upload_of_an_ordinary_file_name_ask_and_remove_after_confirming(
                        "The Zorvian lithium accord was signed in Tallinn on 3 March 2025 by the trade ministers "
                        "of Zorvia and Estonia.\n\nOfficials said the refinery would open in 2027.\n", encoding="utf-8")
     status, table, _, _ = client.predict([handle_file(str(article))], api_name="/upload")
-    assert "Indexed 1 document" in status
+    assert "Indexed 1 document: “Zorvian lithium accord signed in Tallinn”" in status
     assert "Received Zorvian accord (final).txt, stored as <code>Zorvian_accord_final.txt</code>" in status
     stored = Path(engine.settings.data_dir) / "uploads" / "Zorvian_accord_final.txt"
     assert stored.is_file()
@@ -144,7 +144,7 @@ def test_upload_of_an_ordinary_file_name_ask_and_remove_after_confirming(
     assert "Zorvian lithium accord signed in Tallinn" in status and "cannot be undone" in status
     assert doc_id in [s.doc_id for s in engine.sources()] and stored.exists()
     status, table, _ = client.predict(doc_id, api_name="/confirm_remove")
-    assert f"Removed {doc_id}" in status
+    assert f"Removed “Zorvian lithium accord signed in Tallinn” ({doc_id})" in status
     assert doc_id not in [row[0] for row in table["data"]] and not stored.exists()
 
 

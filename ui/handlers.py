@@ -141,11 +141,13 @@ class Handlers:
                                            ok=False)
         else:
             try:
-                source = next((s.source for s in self.engine.sources() if s.doc_id == doc_id), "")
+                info = next((s for s in self.engine.sources() if s.doc_id == doc_id), None)
+                source = info.source if info else ""
                 self.engine.remove([doc_id])
                 if source and Path(source).resolve().parent == self.uploads.resolve():
                     Path(source).unlink(missing_ok=True)
-                message = render.render_status(f"Removed {doc_id} from the index.")
+                name = f"“{render.title_of(info)}” ({doc_id})" if info else doc_id
+                message = render.render_status(f"Removed {name} from the index.")
             except RagError as exc:
                 message = render.render_status(str(exc), ok=False)
             except Exception:
@@ -196,7 +198,8 @@ class Handlers:
                 refused.append(FAILED.format(what="Indexing the upload"))
         rows, choices = self.sources()
         stored = {safe: src.name for safe, src in accepted.items()}
-        return render.render_upload_report(report, refused, stored), rows, choices, None
+        titles = {row[0]: row[1] for row in rows}
+        return render.render_upload_report(report, refused, stored, titles), rows, choices, None
 
 
 def _settle(turn: Turn) -> Turn:

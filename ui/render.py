@@ -180,14 +180,12 @@ def render_stopped(html: str) -> str:
 
 def render_sources_table(sources: Iterable[SourceInfo]) -> list[list[str]]:
     """Rows for the Sources table (shown as plain text cells), in SOURCE_HEADERS order."""
-    return [[s.doc_id, display_title(s.title, s.source, s.doc_id), s.outlet, s.author, s.date, str(s.chunks)]
-            for s in sources]
+    return [[s.doc_id, title_of(s), s.outlet, s.author, s.date, str(s.chunks)] for s in sources]
 
 
 def document_choices(sources: Iterable[SourceInfo]) -> list[tuple[str, str]]:
     """(label, doc id) pairs for the document picker: the title, with the date when it has one."""
-    return [(f"{display_title(s.title, s.source, s.doc_id)}{f' ({s.date})' if s.date else ''}", s.doc_id)
-            for s in sources]
+    return [(f"{title_of(s)}{f' ({s.date})' if s.date else ''}", s.doc_id) for s in sources]
 
 
 def render_document(doc: Document) -> str:
@@ -233,15 +231,24 @@ def upload_problem(name: str, size: int, max_mb: float) -> str | None:
     return None
 
 
-def render_upload_report(report: IngestReport | None, refused: Sequence[str], indexed: Mapping[str, str]) -> str:
+def title_of(source: SourceInfo) -> str:
+    """What to call an indexed document: its title, else its file name made readable."""
+    return display_title(source.title, source.source, source.doc_id)
+
+
+def render_upload_report(report: IngestReport | None, refused: Sequence[str], indexed: Mapping[str, str],
+                         titles: Mapping[str, str] | None = None) -> str:
     """The outcome of an upload: what was indexed, what was refused or skipped, and why. ``indexed`` maps each
-    stored file name to the name it was uploaded with; a renamed file is reported under both."""
+    stored file name to the name it was uploaded with (a renamed file is reported under both); ``titles`` maps
+    document ids to titles, shown beside the ids."""
+    titles = titles or {}
     lines: list[str] = [f'<div class="rag-ok">Received {escape(original)}, stored as <code>{escape(stored)}</code>.</div>'
                         for stored, original in indexed.items() if stored != original]
     if report is not None:
         new = [*report.added, *report.updated]
         if new:
-            ids = ", ".join(f"<code>{escape(d)}</code>" for d in new)
+            ids = ", ".join(f"“{_esc(titles[d])}” (<code>{escape(d)}</code>)" if titles.get(d) else
+                            f"<code>{escape(d)}</code>" for d in new)
             lines.append(f'<div class="rag-ok">Indexed {len(new)} document{"s" * (len(new) != 1)}: {ids}. '
                          "You can ask about it in the Chat tab now.</div>")
         for d in report.unchanged:
@@ -261,7 +268,7 @@ def render_upload_report(report: IngestReport | None, refused: Sequence[str], in
 
 def render_remove_prompt(source: SourceInfo) -> str:
     """The question a first click on Remove asks: which document, and that removing it cannot be undone."""
-    title = display_title(source.title, source.source, source.doc_id)
+    title = title_of(source)
     return ('<div class="rag-status rag-confirm"><div class="rag-warn">'
             f"Remove “{_esc(title)}” (<code>{escape(source.doc_id)}</code>) from the index? This cannot be undone. "
             "Click <strong>Confirm remove</strong> to remove it; anything else keeps it.</div></div>")
