@@ -112,6 +112,8 @@ def test_the_title_is_the_headline_or_else_the_first_sentence_after_byline_and_d
     assert extract_meta("This first line is a sentence. And a second one.\nMore.").title == "This first line is a sentence"
     assert extract_meta("By Jane Doe, Reuters\nJune 25, 2024\nPutin flew to Hanoi on Thursday. He met To Lam.").title == (
         "Putin flew to Hanoi on Thursday")
+    assert extract_meta("By contrast, the West lost ground in Asia this year.\nMore.").title == (
+        "By contrast, the West lost ground in Asia this year")  # a sentence, not a byline
     assert extract_meta("").title == ""
 
 

@@ -190,8 +190,9 @@ def _title_from_first_line(line: str) -> str:
 
 def _is_header_line(line: str) -> bool:
     """A byline, label ('Author: …', 'Source: …', 'Posted on …') or date line: no title is made from it."""
-    return bool(_BYLINE.match(line) or _AUTHOR_LABEL.match(line) or _OUTLET_LABEL.match(line)
-                or _DATE_LABEL.match(line) or _is_date_line(line))
+    by = _BYLINE.match(line)
+    return bool((by and (_parse_byline(by["rest"])[0] or len(line.split()) <= 8)) or _AUTHOR_LABEL.match(line)
+                or _OUTLET_LABEL.match(line) or _DATE_LABEL.match(line) or _is_date_line(line))
 
 
 def shorten(text: str, limit: int = TITLE_CHARS) -> str:
