@@ -342,7 +342,12 @@ def export(args: argparse.Namespace) -> None:
 
     src, dest = Path(args.out) / "final", Path(args.export)
     dest.mkdir(parents=True, exist_ok=True)
-    model = AutoModelForSequenceClassification.from_pretrained(str(src)).eval()
+    if src.is_dir():
+        model = AutoModelForSequenceClassification.from_pretrained(str(src)).eval()
+    else:  # a run still going: its last checkpoint (to look at it; the shipped model is a finished run's)
+        model = build_model(args.layers)
+        model.load_state_dict(torch.load(Path(args.out) / "checkpoint.pt", weights_only=False)["model"])
+        model.eval()
     tok = tokenizer()
     enc = tok(["Who won?"], ["Someone won the race. | Title"], return_tensors="pt")
     fp32 = Path(tempfile.mkdtemp()) / "model.onnx"
