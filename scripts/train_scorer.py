@@ -151,17 +151,29 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
 
 # --- model ----------------------------------------------------------------------------------------------
 def build_model(layers: list[int]):
-    from transformers import AutoModelForSequenceClassification
+    """MiniLM's first encoder layers, mean-pooled (as the sentence model was trained) into one logit."""
+    import torch
+    from transformers import AutoModel
 
     from rag.providers import packaged_minilm_path
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(packaged_minilm_path()), num_labels=1)
-    encoder = model.bert.encoder
-    import torch
+    class Scorer(torch.nn.Module):
+        def __init__(self, encoder: torch.nn.Module) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
 
-    encoder.layer = torch.nn.ModuleList([encoder.layer[i] for i in layers])
-    model.config.num_hidden_layers = len(layers)
-    return model
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN201
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(pooled)
+
+    encoder = AutoModel.from_pretrained(str(packaged_minilm_path()), add_pooling_layer=False)
+    encoder.encoder.layer = torch.nn.ModuleList([encoder.encoder.layer[i] for i in layers])
+    encoder.config.num_hidden_layers = len(layers)
+    return Scorer(encoder)
 
 
 def tokenizer():
@@ -174,7 +186,7 @@ def tokenizer():
 
 def batch_logits(model, tok, qs: list[str], ts: list[str], max_tokens: int):
     enc = tok(qs, ts, truncation="only_second", max_length=max_tokens, padding=True, return_tensors="pt")
-    return model(**enc).logits[:, 0]
+    return model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[:, 0]
 
 
 def predict(model, tok, pairs: list[tuple[str, str]], max_tokens: int) -> np.ndarray:
@@ -317,9 +329,8 @@ def train(args: argparse.Namespace) -> None:
             print(f"step {step}/{steps} loss {loss.item():.4f} {rate:.1f} pairs/s", flush=True)
         if step % args.save_every == 0 or step == stop:
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "rng": torch.get_rng_state()}, ckpt)
-    model.save_pretrained(out / "final")
-    tok.save_pretrained(out / "final")
+                        "step": step, "rng": torch.get_rng_state(), "layers": args.layers}, ckpt)
+    torch.save({"model": model.state_dict(), "layers": args.layers}, out / "final.pt")
     report = validate(model, tok, data["val"], articles_view, args.max_tokens)
     report |= {"pairs": len(pairs), "pairs_trained": min(len(pairs), step * args.batch), "steps": step, "planned_steps": steps, "layers": args.layers, "max_tokens": args.max_tokens,
                "lr": args.lr, "batch": args.batch, "seed": args.seed, "val_questions": len(data["val"]),
@@ -338,16 +349,13 @@ def export(args: argparse.Namespace) -> None:
 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModelForSequenceClassification
-
-    src, dest = Path(args.out) / "final", Path(args.export)
+    src, dest = Path(args.out) / "final.pt", Path(args.export)
     dest.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        model = AutoModelForSequenceClassification.from_pretrained(str(src)).eval()
-    else:  # a run still going: its last checkpoint (to look at it; the shipped model is a finished run's)
-        model = build_model(args.layers)
-        model.load_state_dict(torch.load(Path(args.out) / "checkpoint.pt", weights_only=False)["model"])
-        model.eval()
+    # a finished run's final.pt, or (to look at a run still going) its last checkpoint
+    state = torch.load(src if src.is_file() else Path(args.out) / "checkpoint.pt", weights_only=False)
+    model = build_model(state.get("layers", args.layers))
+    model.load_state_dict(state["model"])
+    model.eval()
     tok = tokenizer()
     enc = tok(["Who won?"], ["Someone won the race. | Title"], return_tensors="pt")
     fp32 = Path(tempfile.mkdtemp()) / "model.onnx"
@@ -383,10 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--questions", type=int, default=9000)
     p.add_argument("--val-articles", type=int, default=20)
     p.add_argument("--val-questions", type=int, default=400)
-    p.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[0, 2, 4])
+    p.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save-every", type=int, default=100)

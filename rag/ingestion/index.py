@@ -24,7 +24,7 @@ from rag.settings import Settings
 from rag.store import Store
 from rag.types import Chunk, DocMeta, Document, IngestReport
 
-PIPELINE_VERSION = "2"  # bump when cleaning or chunking changes, so every document is re-processed
+PIPELINE_VERSION = "3"  # bump when cleaning or chunking changes, so every document is re-processed
 _FLUSH_CHUNKS = 512
 Progress = Callable[[int, int, str], None]
 
