@@ -66,6 +66,7 @@ class AnswerScorer:
         self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tok = Tokenizer.from_file(str(tokenizer))
+        self._tok.no_padding()  # tokenizer.json pads to 128: batches are padded here, to their longest pair
         self._tok.enable_truncation(int(manifest.get("max_tokens", MAX_TOKENS)), strategy="only_second")
         self.name = str(manifest.get("name", folder.name))
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
