@@ -1,11 +1,12 @@
-"""Learned answer choice: the answer scorer picks lead and supporting sentences and decides to refuse.
+"""Learned answer decisions: the answer scorer decides to refuse and, in its `choose` role, picks the sentences.
 
-The retrieval score shortlists each question's (or part's) candidate sentences; the scorer reads each candidate in
-its window (title, the sentence before) and gives the probability that it answers the question. The best candidate
-leads if that probability clears one calibrated threshold, otherwise the question is refused. Sentences of a lead's
-article that clear it too may join; another article's sentence joins only if it nearly ties with the lead. A
-differing figure from another source (synthesize._differing_figure) is reported only if the scorer says it answers
-the question as well.
+The scorer reads a candidate sentence in its window (title, the sentence before) and gives the probability that it
+answers the question. In the default `veto` role the hand rules (synthesize.extract) choose the answer sentences and
+the scorer refuses when neither their lead nor any of the best-retrieved sentences clears one calibrated cutoff
+(benchmarks/README.md, "Answer scorer", has the ablation that chose it). In the `choose` role the retrieval score
+shortlists each question's (or part's) candidates, the best-scoring one leads if it clears the cutoff, sentences of
+a lead's article that clear it too may join, another article's only when it nearly ties with the lead, and a
+differing figure (synthesize._differing_figure) is reported only if the scorer says it answers the question too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rag.answering.synthesize import (
     _Views,
     abstain,
     cite,
+    extract,
 )
 from rag.scorer import pair_text, window_parts
 from rag.types import Passage
@@ -35,9 +37,13 @@ OTHER_DOC_RATIO = 0.9  # another article's sentence joins only when it nearly ti
 
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
            parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
-           cutoff: float) -> Draft:
+           cutoff: float, role: str = "veto") -> Draft:
     """Answer with the sentences the scorer says answer the question, or refuse (``cutoff``: the calibrated
-    probability a lead needs; ``threshold``: the retrieval score below which nothing is read at all)."""
+    probability a lead needs; ``threshold``: the retrieval score below which nothing is read at all).
+
+    ``role="veto"``: the rules (synthesize.extract) choose the sentences, and the answer is refused unless the
+    scorer gives the rules' lead or one of the best-retrieved sentences ``cutoff``. ``role="choose"``: the scorer
+    chooses the sentences too."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
         return abstain(sentences, passages)
@@ -45,6 +51,18 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
 
     def text_of(s: Sentence) -> str:
         return pair_text(*window_parts(views.window[id(s)]))
+
+    if role == "veto":
+        ruled = extract(sentences, passages, question=question, parts=parts, max_sentences=max_sentences,
+                        threshold=threshold)
+        if ruled.abstained:
+            return ruled
+        shortlist = sorted(usable, key=lambda s: -s.score)[:SHORTLIST]
+        by_key = {s.key: s for s in usable}
+        first = ruled.citations[0]
+        lead = by_key.get((first.doc_id, first.start, first.end))
+        texts = [text_of(s) for s in shortlist] + ([text_of(lead)] if lead is not None else [])
+        return ruled if max(float(p) for p in judge(question, texts)) >= cutoff else abstain(sentences, passages)
 
     prob: dict[int, float] = {}
     chosen: list[Sentence] = []

@@ -1,0 +1,58 @@
+"""The answer scorer's decisions (pure logic, with a deterministic judge): refusing below the cutoff in the veto
+role, choosing the most probable sentence in the choose role, and gating a differing figure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.answering.decide import choose
+from tests.test_answer_logic import one_sentence_articles
+
+TEXTS = {
+    "a": "Putin and To Lam signed 11 agreements in Hanoi on Thursday, officials said.",
+    "b": "The talks in Hanoi also covered energy projects and education exchanges this week.",
+}
+QUESTION = "How many agreements did Putin and To Lam sign in Hanoi?"
+
+
+def judge_giving(probs: dict[str, float]):
+    """A judge that gives each candidate the probability of the first key its text contains."""
+    calls: list[tuple[str, int]] = []
+
+    def judge(question: str, texts: Sequence[str]) -> list[float]:
+        calls.append((question, len(texts)))
+        return [next((p for k, p in probs.items() if k in t), 0.0) for t in texts]
+
+    judge.calls = calls  # type: ignore[attr-defined]
+    return judge
+
+
+def _decide(probs: dict[str, float], role: str, cutoff: float = 0.5):
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
+    return choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25,
+                  judge=judge_giving(probs), cutoff=cutoff, role=role)
+
+
+def test_veto_keeps_the_rules_answer_when_a_candidate_clears_the_cutoff() -> None:
+    draft = _decide({"11 agreements": 0.9, "energy": 0.1}, "veto")
+    assert not draft.abstained and draft.citations[0].doc_id == "a"  # the rules' lead: it counts agreements
+
+
+def test_veto_refuses_when_no_candidate_clears_the_cutoff() -> None:
+    draft = _decide({"11 agreements": 0.3, "energy": 0.2}, "veto")
+    assert draft.abstained and "don't answer" in draft.text
+
+
+def test_choose_leads_with_the_most_probable_sentence_and_refuses_below_the_cutoff() -> None:
+    picked = _decide({"11 agreements": 0.2, "energy": 0.8}, "choose")
+    assert not picked.abstained and picked.citations[0].doc_id == "b"
+    assert picked.citations[0].support == 0.8  # the citation carries the scorer's probability
+    assert _decide({"11 agreements": 0.2, "energy": 0.3}, "choose").abstained
+
+
+def test_nothing_is_scored_when_retrieval_finds_nothing_close() -> None:
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.1, "b": 0.1})
+    judge = judge_giving({"11": 1.0})
+    draft = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, judge=judge,
+                   cutoff=0.5, role="choose")
+    assert draft.abstained and judge.calls == []
