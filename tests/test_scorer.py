@@ -110,7 +110,8 @@ def test_a_smoke_training_run_resumes_validates_and_exports_a_loadable_scorer(tm
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("scorer") / "data", scorer="packaged")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("scorer") / "data", scorer="packaged", scorer_role="choose",
+                        scorer_cutoff=0.3)
     engine = Engine(settings, embedder=build_embedder(settings))
     engine.ingest([ROOT / "seeds"])
     return engine
@@ -126,7 +127,7 @@ def test_with_the_scorer_a_question_the_articles_do_not_cover_is_refused(engine:
 
 @pytest.mark.slow
 def test_with_the_scorer_a_paraphrased_question_is_answered_from_the_right_article(engine: Engine) -> None:
-    answer = engine.answer("Which clause of the Moscow–Pyongyang treaty obliges each side to help the other "
-                           "militarily?")
-    assert not answer.abstained and "Article 4" in answer.text, answer.text
+    answer = engine.answer("How many deals were inked when Putin met Vietnam's president in Hanoi?")
+    assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
+    assert answer.citations[0].doc_id.startswith("004_"), answer.citations
     assert answer.timings.get("score", 0.0) > 0.0
