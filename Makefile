@@ -65,6 +65,9 @@ eval-gate: setup
 	RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval eval/questions/dev.jsonl --ingest seeds --report eval/reports/ci-dev \
 		--min context_recall=0.95 --min fact_recall=0.77 --min citation_precision=0.94 \
 		--min quote_validity=1.0 --min grounded_refusal_f1=0.80 --min sentence_coverage=0.98
+	RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval eval/questions/squad_heldout.jsonl --ingest eval/squad_bench/corpus \
+		--report eval/reports/ci-squad --min context_recall=0.97 --min fact_recall=0.66 \
+		--min citation_precision=0.81 --min quote_validity=1.0 --min grounded_refusal_f1=0.48
 
 eval: setup
 	$(VENV)/bin/rag eval eval/questions/seeds.jsonl --ingest seeds --baseline --report eval/reports/latest
