@@ -23,7 +23,7 @@ from rag.answering.synthesize import (
     _restated,
     _Views,
     abstain,
-    cite,
+    compose,
     extract,
 )
 from rag.scorer import pair_text, window_parts
@@ -95,11 +95,4 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     chosen = [s for s in chosen if not _restated(s, chosen, question)]
     for s in chosen:
         s.score = prob.get(id(s), s.score)  # the citation's support is the scorer's probability
-    text_parts, citations = [], []
-    for s in chosen:
-        citations.append(cite(len(citations) + 1, s, passages))
-        text_parts.append(f"{s.text} [{len(citations)}]")
-    if conflict is not None:
-        citations.append(cite(len(citations) + 1, conflict, passages))
-        text_parts.append(f"Another source gives a different figure: {conflict.text} [{len(citations)}]")
-    return Draft(text=" ".join(text_parts), citations=citations, abstained=False)
+    return compose(chosen, conflict, passages)

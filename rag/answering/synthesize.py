@@ -157,7 +157,11 @@ def extract(
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
                 and id(s) in paired):
             chosen.append(s)
-    chosen = [s for s in chosen if not _restated(s, chosen, question)]
+    return compose([s for s in chosen if not _restated(s, chosen, question)], conflict, passages)
+
+
+def compose(chosen: Sequence[Sentence], conflict: Sentence | None, passages: dict[str, Passage]) -> Draft:
+    """The answer text: each chosen sentence verbatim with its marker, then any differing figure."""
     parts_text, citations = [], []
     for s in chosen:
         citations.append(cite(len(citations) + 1, s, passages))
