@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("role", nargs="?", default="reader", choices=["reader", "writer"])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--server", action="store_true", help="share a `chroma run` server instead of a folder")
+    parser.add_argument("--extra-articles", type=int, default=0,
+                        help="also index this many generated articles (benchmarks.corpus), for a larger index")
     args = parser.parse_args(argv)
     if args.role == "writer":
         return serve_writer()
@@ -188,7 +190,14 @@ def main(argv: list[str] | None = None) -> int:
             env |= server.rag_env()
         os.environ.update(env)
         engine = Engine(Settings())
-        engine.ingest([ROOT / "seeds"])
+        folders = [ROOT / "seeds"]
+        if args.extra_articles:
+            from benchmarks.corpus import generate
+
+            generate(args.extra_articles, Path(tmp) / "generated")
+            folders.append(Path(tmp) / "generated")
+        report = engine.ingest(folders)
+        print(f"reader's index: {report.summary()}; {engine.store.count_chunks():,} chunks")
         seed_q = "Which article of the agreement commits the two sides to military assistance?"
         engine.answer(seed_q)
         writer = Writer({**env, "RAG_DATA_DIR": f"{tmp}/writer" if args.server else f"{tmp}/data"})
