@@ -99,7 +99,8 @@ def export(model_dir: Path, dest: Path) -> None:
         )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -113,7 +114,7 @@ def _build(model_dir: Path, final: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         export(model_dir, tmp / "model.onnx")
-        (tmp / "model.onnx.sha256").write_text(f"{_sha256(tmp / 'model.onnx')}  model.onnx\n")
+        (tmp / "model.onnx.sha256").write_text(f"{file_sha256(tmp / 'model.onnx')}  model.onnx\n")
         try:
             os.rename(tmp, final)
         except OSError:  # another process finished first; its export is as good as ours
@@ -134,7 +135,7 @@ def verified_onnx(model_dir: Path) -> Path:
             raise ConfigError(f"Could not write the ONNX export of {model_dir} under {final.parent} ({exc}). "
                               "Make that folder writable or point XDG_CACHE_HOME elsewhere.") from None
     recorded = digest.read_text().split()[0] if digest.is_file() else ""
-    if onnx.is_file() and recorded and _sha256(onnx) == recorded:
+    if onnx.is_file() and recorded and file_sha256(onnx) == recorded:
         return onnx
     print(f"rag: {onnx} does not match its recorded sha256; exporting it again.", file=sys.stderr)
     shutil.rmtree(final, ignore_errors=True)
@@ -143,7 +144,7 @@ def verified_onnx(model_dir: Path) -> Path:
     except ConfigError as exc:
         raise ConfigError(f"{onnx} is corrupt (sha256 mismatch) and cannot be rebuilt here: {exc} "
                           f"Or delete {final} and run `python -m rag.onnx_encoder` where torch is installed.") from None
-    if _sha256(onnx) != digest.read_text().split()[0]:
+    if file_sha256(onnx) != digest.read_text().split()[0]:
         raise ConfigError(f"{onnx} still fails its sha256 check after a fresh export: delete {final} and retry.")
     return onnx
 

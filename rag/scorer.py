@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ConfigError
+from rag.onnx_encoder import file_sha256
 
 MAX_TOKENS = 64  # question + candidate + its context; the context after the candidate is cut first
 PACKAGED = Path(__file__).resolve().parent / "data" / "scorer"
@@ -31,14 +31,6 @@ def window_parts(window: str) -> tuple[str, str, str]:
     return title, before, sentence
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class AnswerScorer:
     """The packaged (or any exported) ONNX cross-encoder: ``probs(question, texts)`` in [0, 1]."""
 
@@ -54,7 +46,7 @@ class AnswerScorer:
         for path, key in ((model, "model_sha256"), (tokenizer, "tokenizer_sha256")):
             if not path.is_file():
                 raise ConfigError(f"The answer scorer's file {path} is missing. {fix}")
-            if sha256_of(path) != manifest[key]:
+            if file_sha256(path) != manifest[key]:
                 raise ConfigError(f"The answer scorer's file {path} is corrupt (its sha256 does not match "
                                   f"{manifest_path}). {fix}")
         import onnxruntime as ort

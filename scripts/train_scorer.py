@@ -31,7 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.scorer import MANIFEST, MAX_TOKENS, pair_text, sha256_of  # noqa: E402
+from rag.onnx_encoder import file_sha256  # noqa: E402
+from rag.scorer import MANIFEST, MAX_TOKENS, pair_text  # noqa: E402
 from rag.text import split_sentences  # noqa: E402
 
 HELDOUT = ROOT / "eval" / "squad_bench" / "heldout_titles.txt"
@@ -369,8 +370,8 @@ def export(args: argparse.Namespace) -> None:
 
     shutil.copy(packaged_minilm_path() / "tokenizer.json", dest / "tokenizer.json")
     manifest = {"name": "rag-answer-scorer-minilm-l3", "model": "model.int8.onnx", "tokenizer": "tokenizer.json",
-                "max_tokens": MAX_TOKENS, "model_sha256": sha256_of(dest / "model.int8.onnx"),
-                "tokenizer_sha256": sha256_of(dest / "tokenizer.json")}
+                "max_tokens": MAX_TOKENS, "model_sha256": file_sha256(dest / "model.int8.onnx"),
+                "tokenizer_sha256": file_sha256(dest / "tokenizer.json")}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     from rag.scorer import AnswerScorer
 

@@ -61,7 +61,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_cache_records_the_sha256_of_the_file(private_cache: Path) -> None:
     digest = (private_cache / "model.onnx.sha256").read_text().split()[0]
-    assert digest == onnx_encoder._sha256(private_cache / "model.onnx")
+    assert digest == onnx_encoder.file_sha256(private_cache / "model.onnx")
     assert verified_onnx(packaged_minilm_path()) == private_cache / "model.onnx"
 
 
@@ -72,7 +72,7 @@ def test_a_corrupt_cache_is_detected_and_exported_again(private_cache: Path, cap
         f.write(b"\x00corrupt\x00")
     assert verified_onnx(packaged_minilm_path()) == onnx
     assert str(onnx) in capsys.readouterr().err
-    assert onnx_encoder._sha256(onnx) == (private_cache / "model.onnx.sha256").read_text().split()[0]
+    assert onnx_encoder.file_sha256(onnx) == (private_cache / "model.onnx.sha256").read_text().split()[0]
     vec = OnnxEncoder(packaged_minilm_path()).encode(["Putin met To Lam in Hanoi."])
     assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
 

@@ -13,16 +13,17 @@ import numpy as np
 import pytest
 
 from rag import ConfigError, Engine, Settings
+from rag.onnx_encoder import file_sha256
 from rag.providers import build_embedder, build_scorer
-from rag.scorer import MANIFEST, PACKAGED, AnswerScorer, pair_text, sha256_of
+from rag.scorer import MANIFEST, PACKAGED, AnswerScorer, pair_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_packaged_scorer_loads_offline_and_its_files_match_their_sha256() -> None:
     manifest = json.loads((PACKAGED / MANIFEST).read_text())
-    assert sha256_of(PACKAGED / manifest["model"]) == manifest["model_sha256"]
-    assert sha256_of(PACKAGED / manifest["tokenizer"]) == manifest["tokenizer_sha256"]
+    assert file_sha256(PACKAGED / manifest["model"]) == manifest["model_sha256"]
+    assert file_sha256(PACKAGED / manifest["tokenizer"]) == manifest["tokenizer_sha256"]
     assert (PACKAGED / manifest["model"]).stat().st_size <= 50 * 1024 * 1024
     assert (PACKAGED / "MODEL_CARD.md").is_file()
     scorer = build_scorer(Settings(scorer="packaged"))
