@@ -38,13 +38,10 @@ class Store:
         )
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if fresh and not settings.chroma_host:
-            # chromadb shares one system per path within a process, and that system keeps the vector index it
-            # loaded in memory: it never sees vectors another process wrote since ("Error finding id"). Dropping
-            # it from the cache makes the next client load the index as it is on disk now. The old system is
+            # That system keeps the vector index it loaded in memory: it never sees vectors another process wrote
+            # since ("Error finding id"). The next client loads the index as it is on disk now. The old system is
             # not stopped: threads still answering through it finish normally, and it is freed with them.
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
+            _forget_system(settings)
         try:
             with self.guard("open"):
                 if settings.chroma_host:
@@ -57,9 +54,7 @@ class Store:
                     self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
         except RagError:
             if not settings.chroma_host:  # chromadb caches a broken system per path; let the next try start fresh
-                from chromadb.api.shared_system_client import SharedSystemClient
-
-                stale = SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
+                stale = _forget_system(settings)
                 with contextlib.suppress(Exception):
                     stale and stale.stop()
             raise
@@ -310,6 +305,14 @@ class Store:
         self.delete_doc_chunks(doc_ids)
         with self.guard("delete document records from"):
             self._docs.delete(ids=list(doc_ids))
+
+
+def _forget_system(settings: Settings) -> Any:
+    """Drop the system chromadb shares between the embedded clients of one path in this process (returned, or None),
+    so that the next client of that path builds a new one."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    return SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
 
 
 def sentence_id(doc_id: str, start: int, end: int) -> str:
