@@ -118,6 +118,17 @@ def test_ingest_warns_about_replaced_bytes_and_reports_another_encoding(tmp_path
     assert "Putin’s" in engine.document("damaged").text and "ministry’s" in engine.document("legacy").text
 
 
+def test_a_renamed_id_and_replaced_bytes_are_both_reported(tmp_path: Path, embedder: Embedder) -> None:
+    _write(tmp_path / "a" / "article.txt", "Walrus Census\n\nThe walrus census counted 812 walruses in Svalbard.\n")
+    damaged = tmp_path / "b" / "article.txt"
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"Pact Anniversary\n\n" + APOSTROPHES.encode("utf-8").replace(b"first", b"fi\xffrst"))
+    engine = _engine(tmp_path, embedder)
+    engine.ingest([tmp_path / "a"])
+    note = engine.ingest([tmp_path / "b"]).warnings[str(damaged)]
+    assert "indexed as 'article~" in note and "1 invalid UTF-8 byte sequence replaced" in note
+
+
 # --- the command line ------------------------------------------------------------------------------
 
 

@@ -99,8 +99,10 @@ class Indexer:
                 continue
             if prepared.doc.replaced:
                 n = prepared.doc.replaced
-                report.warnings[str(path)] = (f"{n} invalid UTF-8 byte sequence{'s' if n != 1 else ''} replaced with "
-                                              "\ufffd; the rest was read as UTF-8")
+                said = report.warnings.get(str(path))  # the id note, if any, is kept beside this one
+                report.warnings[str(path)] = "; ".join(x for x in (said, (
+                    f"{n} invalid UTF-8 byte sequence{'s' if n != 1 else ''} replaced with \ufffd; the rest was read "
+                    "as UTF-8")) if x)
             elif prepared.doc.encoding not in ("utf-8", "ascii"):
                 report.encodings[str(path)] = prepared.doc.encoding
             sig = dedupe.decode(prepared.minhash)
