@@ -107,8 +107,8 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str, int]:
         return data.decode("utf-8"), "utf-8", 0
     except UnicodeDecodeError:
         pass
-    if (invalid := _mostly_utf8(data)) is not None:
-        return data.decode("utf-8", errors="replace"), "utf-8", invalid
+    if (damaged := _mostly_utf8(data)) is not None:
+        return damaged[0], "utf-8", damaged[1]
     if declared:
         try:
             return data.decode(declared), declared.lower(), 0
@@ -131,15 +131,15 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str, int]:
     return data.decode("cp1252", errors="replace"), "cp1252", 0
 
 
-def _mostly_utf8(data: bytes) -> int | None:
-    """The number of invalid sequences when ``data`` is UTF-8 with a few bad bytes, else None.
+def _mostly_utf8(data: bytes) -> tuple[str, int] | None:
+    """``(text, invalid sequences replaced)`` when ``data`` is UTF-8 with a few bad bytes, else None.
 
     Text in a legacy 8-bit encoding almost never forms a valid multi-byte UTF-8 sequence, so valid multi-byte
     characters that clearly outnumber the invalid bytes mean UTF-8 damaged here and there, not another encoding."""
     text = data.decode("utf-8", errors="replace")
     invalid = text.count("\ufffd") - data.count("\ufffd".encode())
     multibyte = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
-    return invalid if multibyte >= 2 * invalid else None
+    return (text, invalid) if multibyte >= 2 * invalid else None
 
 
 def _html_depth(html: str) -> int:
