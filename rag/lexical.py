@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import Stemmer
 from scipy import sparse
 
 from rag.errors import IndexUnavailable
@@ -30,20 +31,25 @@ STOPWORDS = frozenset(
     "what when where which while who whom whose why will with would you your about after also any both each more most "
     "other over such only own same some very just should".split()
 )
+TOKENIZER = "snowball-english"  # saved with the index: one tokenized otherwise is rebuilt from the store
+_LOCAL = threading.local()  # PyStemmer's stemmers are not thread-safe: one per thread
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    st = getattr(_LOCAL, "stemmer", None)
+    if st is None:
+        st = _LOCAL.stemmer = Stemmer.Stemmer("english", 100_000)  # with a cache of 100,000 words
+    return st
 
 
 def stem(token: str) -> str:
-    """A light English suffix stripper: plurals and a few verb endings, enough to match 'sanctions'~'sanction'."""
-    if len(token) > 4 and token.endswith("ies"):
-        return token[:-3] + "y"
-    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
+    """The English Snowball stem of a lower-cased word (PyStemmer): 'sanctions' -> 'sanction', 'called' -> 'call'."""
+    return _stemmer().stemWord(token)
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, lightly stemmed word tokens (numbers kept)."""
-    return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+    """Lower-cased, stop-word-free, stemmed word tokens (numbers kept)."""
+    return _stemmer().stemWords([t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS])
 
 
 @lru_cache(maxsize=4096)
@@ -244,7 +250,7 @@ class LexicalIndex:
                 self._dirty_blocks.clear()
                 save_id = uuid.uuid4().hex
                 state = {"generation": self.generation, "vocab": self.vocab, "fingerprints": self.fingerprints,
-                         "blocks": len(self.blocks), "save_id": save_id}
+                         "blocks": len(self.blocks), "save_id": save_id, "tokenizer": TOKENIZER}
                 fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".tmp")
                 with os.fdopen(fd, "w") as fh:
                     json.dump(state, fh)
@@ -256,11 +262,14 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
-        """Load from disk; an absent or unreadable index loads empty (it is rebuilt from the store)."""
+        """Load from disk; an absent or unreadable index, or one tokenized differently (an older release's stemmer),
+        loads empty: it is rebuilt from the store."""
         index = cls(path)
         try:
             with _file_lock(path, exclusive=False):  # never half of another process's save
                 state = json.loads((path / "state.json").read_text())
+                if state.get("tokenizer") != TOKENIZER:
+                    return cls(path)
                 for b in range(int(state["blocks"])):
                     z = np.load(path / f"block_{b:03d}.npz", allow_pickle=True)
                     tf = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))

@@ -5,6 +5,7 @@ Real embedded Chroma, the real MiniLM embedder (one per module) and, for the ser
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ import pytest
 
 from benchmarks.corpus import generate
 from rag import EmbeddingMismatch, Engine, Settings
-from rag.lexical import tokenize
+from rag.lexical import TOKENIZER, tokenize
 from rag.providers import LocalEmbedder
 from tests.servers import ChromaServer
 
@@ -280,6 +281,26 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(tmp_path: Path
     assert "Zürich café" in latin and "Renée Müller" in latin and "\ufffd" not in latin
     assert sorted(s.doc_id for s in engine.sources()) == ["good", "latin1"]
     assert report.summary().startswith(f"2 added, 0 updated, 0 unchanged, 0 removed, {len(expected)} skipped; ")
+
+
+def test_a_lexical_index_tokenized_by_an_older_release_is_rebuilt_from_the_store(tmp_path: Path, embedder,
+                                                                                   small_corpus) -> None:
+    """A stemmer change (a new release) must not leave BM25 terms that queries can no longer match."""
+    data = tmp_path / "data"
+    Engine(Settings(data_dir=data), embedder=embedder).ingest(small_corpus)
+    (state_path,) = (data / "lexical").rglob("state.json")
+    state = json.loads(state_path.read_text())
+    assert state["tokenizer"] == TOKENIZER
+    state["tokenizer"] = "light-suffix-stripper"  # what an older release wrote (it had no tokenizer key at all)
+    state["vocab"] = {f"old{t}": i for t, i in state["vocab"].items()}
+    state_path.write_text(json.dumps(state))
+
+    engine = Engine(Settings(data_dir=data), embedder=embedder)
+    engine.refresh()  # what every question does first
+    word = _unique_word(engine, small_corpus[0].stem, [p.stem for p in small_corpus])
+    assert engine.lexical.search(word, 3)[0][0].startswith(small_corpus[0].stem)
+    assert json.loads(state_path.read_text())["tokenizer"] == TOKENIZER
+    assert not any(t.startswith("old") for t in json.loads(state_path.read_text())["vocab"])
 
 
 def test_oversized_file_message_states_the_real_limit(tmp_path: Path, embedder, small_corpus) -> None:

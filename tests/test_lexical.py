@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
-from rag.lexical import LexicalIndex, tokenize
+from rag.lexical import LexicalIndex, stem, tokenize
 from rag.types import Chunk
 
 
@@ -107,3 +108,16 @@ def test_an_undone_ingest_leaves_no_tombstoned_block_behind(tmp_path) -> None:
     assert loaded.n_alive == index.n_alive == 6
     assert loaded.search("drone factory", 5) == index.search("drone factory", 5) != []
     assert "new" not in {d for _, d, _ in loaded.search("drones articles", 10)}
+
+
+def test_tokens_are_snowball_stems_so_inflections_match() -> None:
+    assert tokenize("The sanctions were called") == tokenize("a sanction they call") == ["sanction", "call"]
+    assert tokenize("countries calling") == tokenize("country called")
+
+
+def test_stemming_agrees_across_threads() -> None:
+    words = [f"{w}{suffix}" for w in ("sanction", "agree", "country", "negotiat") for suffix in ("", "s", "ed", "ing")]
+    expected = [stem(w) for w in words]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: [stem(w) for w in words * 200][: len(words)], range(32)))
+    assert all(r == expected for r in results)

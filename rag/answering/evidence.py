@@ -74,9 +74,9 @@ class Scorer:
         used, common_used = set().union(*present), set().union(*common)
         local = {}
         for term in self.weights:
-            if term not in self._names and _forms(term).isdisjoint(used):
+            if term not in self._names and term not in used:
                 # a paraphrase ('portion' for 'share'): the common words the candidates use for it stand in
-                alternatives = frozenset().union(*(_forms(w) for w in synonyms(term))) & common_used
+                alternatives = frozenset(synonyms(term)) & common_used
                 if alternatives:
                     self.alternatives[term] = alternatives
             if term in self.alternatives:
@@ -116,13 +116,6 @@ class Scorer:
     def score(self, sentence: Sentence) -> float:
         """The sentence's evidence score for this scorer's question."""
         return self.combine(self.similarity(sentence.vector), self.coverage(sentence.text))
-
-
-def _forms(word: str) -> set[str]:
-    """A (stemmed) word and its regular inflections as the stemmer leaves them: 'call' -> 'called', 'calling'."""
-    if word.endswith("e"):
-        return {word, word + "d", word[:-1] + "ing"}
-    return {word, word + "ed", word + "ing", word + "es"}
 
 
 @lru_cache(maxsize=4096)
