@@ -1,0 +1,153 @@
+"""Per-rule ablation of the extractive answer rules: ``python -m benchmarks.ablation``.
+
+Each variant switches one hand rule off (rag/answering: expect.py, focus.py, verbs.py, synthesize.py, the synonym
+and localisation parts of evidence.py) and runs the untuned question sets (dev, heldout, the SQuAD held-out benchmark)
+and, for reference only, the tuned seeds, on indexes built once per corpus. A rule earns its place only if switching it
+off loses on the untuned sets. Figures: fact recall / grounded-refusal F1 / citation precision, and the change in
+fact recall + grounded-refusal F1 summed over the untuned sets (negative: the rule helps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from benchmarks._util import REPO, machine_line, quiet_env
+
+SETS = {"seeds": "seeds", "dev": "seeds", "heldout": "seeds", "squad_heldout": "eval/squad_bench/corpus"}
+UNTUNED = ("dev", "heldout", "squad_heldout")
+METRICS = ("fact_recall", "grounded_refusal_f1", "citation_precision")
+
+_YES: Callable[..., bool] = lambda *a, **k: True  # noqa: E731
+_NO: Callable[..., bool] = lambda *a, **k: False  # noqa: E731
+_NONE: Callable[..., None] = lambda *a, **k: None  # noqa: E731
+
+S = "rag.answering.synthesize"
+# variant -> (what the rule does, the patches that switch it off)
+VARIANTS: dict[str, tuple[str, list[tuple[str, Any]]]] = {
+    "all rules": ("every rule on (the shipped engine)", []),
+    "answer type": ("a lead must offer the kind of answer asked for (expect.offers)", [(f"{S}.offers", _YES)]),
+    "asked noun": ("a lead must use the noun asked about (focus.uses_noun)", [(f"{S}.uses_noun", _YES)]),
+    "counts, lasts": ("'how many X' counts X, 'how long' gives a duration by it", [(f"{S}.counts", _YES),
+                                                                                   (f"{S}.lasts", _YES)]),
+    "role, title": ("'who is the <title>' names someone holding it", [(f"{S}.holds", _YES), (f"{S}.titled", _YES)]),
+    "pair": ("'between A and B' sentences name that pair (focus.same_pair)", [(f"{S}.same_pair", _YES)]),
+    "names": ("the names asked about appear in the lead's window (focus.names_in in _fits)", [(f"{S}.names_in", _YES)]),
+    "entities": ("counted and dated answers come from a passage naming the entities",
+                 [(f"{S}.most_entities_in", _YES), (f"{S}.any_entity_in", _YES)]),
+    "verbs": ("'how did X <verb>' prefers a sentence using the verb (verbs.py)",
+              [(f"{S}.how_verb", _NONE), (f"{S}.uses_verb", _YES)]),
+    "differing figure": ("another source's different figure is reported", [(f"{S}._differing_figure", _NONE)]),
+    "restated": ("a headline its own body restates is dropped", [(f"{S}._restated", _NO)]),
+    "redundant": ("a sentence repeating a chosen one is skipped", [(f"{S}._redundant", _NO)]),
+    "parts": ("multi-part questions are split, one lead per part (expect.split_parts)",
+              [("rag.answering.context.split_parts", lambda q: [q])]),
+    "synonyms": ("WordNet synonyms stand in for question words no candidate uses",
+                 [("rag.answering.evidence.synonyms", lambda w: ())]),
+    "capitals": ("a capital city counts for its country ('Seoul' ~ South Korea)",
+                 [("rag.answering.evidence.country_of", _NONE)]),
+    "local idf": ("term weights blend corpus idf with idf among the candidates",
+                  [("rag.answering.evidence.LOCAL_SHARE", 0.0)]),
+    "no fit rules": ("the lead is the best-scoring sentence: every _fits rule off", [(f"{S}._fits", _YES)]),
+}
+
+
+def _clear_caches() -> None:
+    """Rules cache their parse of a question (synthesize._asked, lexical.term_set…): start each variant clean."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("rag."):
+            for obj in vars(module).values():
+                if callable(getattr(obj, "cache_clear", None)) and getattr(obj, "__module__", "") == name:
+                    obj.cache_clear()
+
+
+@contextlib.contextmanager
+def _patched(patches: list[tuple[str, Any]]) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for target, value in patches:
+            stack.enter_context(mock.patch(target, value))
+        _clear_caches()
+        yield
+    _clear_caches()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--variants", nargs="*", default=list(VARIANTS),
+                   help="variant names, several switched off together joined by '+' (default: each alone)")
+    p.add_argument("--scorer", default="none", help="RAG_SCORER for every variant (default none: the rules alone)")
+    p.add_argument("--role", default="veto", help="RAG_SCORER_ROLE when a scorer is set")
+    p.add_argument("--cutoff", type=float, default=None, help="RAG_SCORER_CUTOFF when a scorer is set")
+    p.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    p.add_argument("--extra-set", nargs=3, action="append", default=[], metavar=("NAME", "QUESTIONS", "CORPUS"),
+                   help="another question set and its corpus (e.g. a validation corpus built like the benchmark)")
+    p.add_argument("--json", type=Path, help="write the figures here")
+    args = p.parse_args()
+    quiet_env()
+    from eval.dataset import load_questions
+    from eval.run import DocTexts, run_questions, summarize
+    from rag import Engine, Settings
+
+    files = {s: REPO / "eval" / "questions" / f"{s}.jsonl" for s in args.sets}
+    corpora = {s: REPO / SETS[s] for s in args.sets}
+    for name, questions_file, corpus in args.extra_set:
+        args.sets.append(name)
+        files[name], corpora[name] = Path(questions_file), Path(corpus)
+    engines: dict[Path, Engine] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="rag-ablation-"))
+    extra = {"scorer_role": args.role} | ({} if args.cutoff is None else {"scorer_cutoff": args.cutoff})
+    for i, corpus in enumerate(sorted(set(corpora.values()))):
+        engine = Engine(Settings(data_dir=tmp / f"corpus{i}", scorer=args.scorer, **extra))
+        engine.ingest([corpus])
+        engines[corpus] = engine
+    questions = {s: load_questions(files[s])[0] for s in args.sets}
+
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name in args.variants:
+        patches = [patch for part in name.split("+") for patch in VARIANTS[part.strip()][1]]
+        results[name] = {}
+        with _patched(patches):
+            for s in args.sets:
+                engine = engines[corpora[s]]
+                rows = run_questions(questions[s], lambda q, e=engine: e.answer(
+                    q.question, history=[t.model_dump() for t in q.history]), DocTexts(engine), f"{name}/{s}")
+                overall = summarize(rows)["overall"]
+                results[name][s] = {k: float(overall.get(k) or 0.0) for k in METRICS}
+        print(_row(name, results[name], results.get("all rules")), flush=True)
+    print(machine_line())
+    print(_table(results, args.sets))
+    if args.json:
+        args.json.write_text(json.dumps({"variants": {k: v[0] for k, v in VARIANTS.items()}, "results": results},
+                                        indent=2))
+
+
+def _delta(mine: dict[str, dict[str, float]], ref: dict[str, dict[str, float]] | None) -> float | None:
+    if ref is None:
+        return None
+    keys = [s for s in UNTUNED if s in mine and s in ref]
+    return sum(mine[s][m] - ref[s][m] for s in keys for m in METRICS[:2])
+
+
+def _row(name: str, mine: dict[str, dict[str, float]], ref: dict[str, dict[str, float]] | None) -> str:
+    cells = [" / ".join(f"{r[m]:.3f}" for m in METRICS) for r in mine.values()]
+    d = _delta(mine, ref)
+    return f"| {name} | " + " | ".join(cells) + f" | {'' if d is None else f'{d:+.3f}'} |"
+
+
+def _table(results: dict[str, dict[str, dict[str, float]]], sets: list[str]) -> str:
+    head = "| rule switched off | " + " | ".join(sets) + " | Δ untuned (FR + GR-F1) |"
+    lines = [head, "|" + "---|" * (len(sets) + 2)]
+    ref = results.get("all rules")
+    lines += [_row(name, mine, ref) for name, mine in results.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
