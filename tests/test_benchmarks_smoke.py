@@ -50,3 +50,19 @@ def test_archive_resumes_and_reports(tmp_path: Path) -> None:
     assert "BM25 blocks rewritten 1 of" in out
     assert "grounded_refusal_f1" in out and "heldout.jsonl quality" in out and "dev.jsonl quality" in out
     assert (out_dir / "archive.json").is_file()
+
+
+def test_ablation_switches_off_rules_that_exist_and_changes_answers() -> None:
+    """Every ablation variant patches a name the answer modules still have (a renamed rule fails here, not silently
+    in a benchmark run), and switching the fit rules off really changes what the dev set gets."""
+    import importlib
+
+    from benchmarks.ablation import VARIANTS
+
+    for name, (_, patches) in VARIANTS.items():
+        for target, _ in patches:
+            module, attr = target.rsplit(".", 1)
+            assert hasattr(importlib.import_module(module), attr), f"{name}: {target} no longer exists"
+    out = _run("benchmarks.ablation", "--sets", "heldout", "--variants", "all rules", "no fit rules")
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert rows["all rules"] != rows["no fit rules"].replace("no fit rules", "all rules")
