@@ -88,10 +88,11 @@ class Settings(BaseSettings):
         "`packaged` (the cross-encoder shipped in rag/data/scorer, on onnxruntime), or the path of a local "
         "sentence-transformers cross-encoder (bge-reranker, ms-marco…) or exported scorer folder.",
     )
-    scorer_role: Literal["veto", "choose"] = Field(
+    scorer_role: Literal["veto", "rank", "choose"] = Field(
         default="veto",
         description="`veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
-        "reaches scorer_cutoff. `choose`: the scorer picks the lead and supporting sentences as well (better on "
+        "reaches scorer_cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
+        "scorer alone refuses. `choose`: the scorer picks the lead and supporting sentences as well (better on "
         "SQuAD-like text, worse on the news question sets; benchmarks/README.md).",
     )
     scorer_cutoff: float = Field(

@@ -56,3 +56,14 @@ def test_nothing_is_scored_when_retrieval_finds_nothing_close() -> None:
     draft = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, judge=judge,
                    cutoff=0.5, role="choose")
     assert draft.abstained and judge.calls == []
+
+
+def test_rank_leads_with_the_best_scoring_sentence_without_the_fit_rules() -> None:
+    # 'b' scores highest but offers no count: the rules (veto) lead with 'a', the rank role with 'b'
+    ranked = _decide({"11 agreements": 0.9, "energy": 0.6}, "rank")
+    assert not ranked.abstained and ranked.citations[0].doc_id == "b"
+    assert _decide({"11 agreements": 0.9, "energy": 0.6}, "veto").citations[0].doc_id == "a"
+
+
+def test_rank_refuses_when_no_candidate_clears_the_cutoff() -> None:
+    assert _decide({"11 agreements": 0.3, "energy": 0.2}, "rank").abstained

@@ -42,8 +42,9 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     probability a lead needs; ``threshold``: the retrieval score below which nothing is read at all).
 
     ``role="veto"``: the rules (synthesize.extract) choose the sentences, and the answer is refused unless the
-    scorer gives the rules' lead or one of the best-retrieved sentences ``cutoff``. ``role="choose"``: the scorer
-    chooses the sentences too."""
+    scorer gives the rules' lead or one of the best-retrieved sentences ``cutoff``. ``role="rank"``: the same with
+    the rules' fit tests off (the best-scoring sentence leads). ``role="choose"``: the scorer chooses the sentences
+    too."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
         return abstain(sentences, passages)
@@ -52,9 +53,9 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     def text_of(s: Sentence) -> str:
         return pair_text(*window_parts(views.window[id(s)]))
 
-    if role == "veto":
+    if role in ("veto", "rank"):
         ruled = extract(sentences, passages, question=question, parts=parts, max_sentences=max_sentences,
-                        threshold=threshold)
+                        threshold=threshold, fit_rules=role == "veto")
         if ruled.abstained:
             return ruled
         shortlist = sorted(usable, key=lambda s: -s.score)[:SHORTLIST]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -113,23 +113,27 @@ def abstain(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> Draf
 
 def extract(
     sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
-    parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float,
+    parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, fit_rules: bool = True,
 ) -> Draft:
     """Pick the best sentences (plus a differing figure from another source), or abstain.
 
     Each part of a multi-part question gets its own lead sentence. A lead must score above the threshold and,
     when the question asks for a number, date or name, must offer one the question does not already state.
+    ``fit_rules=False`` drops that last condition (every ``_fits`` rule): the best-scoring sentence leads, and
+    refusing is left to the caller (the answer scorer's ``rank`` role, answering.decide).
     """
+    fits = _fits if fit_rules else _always
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
     views = _Views(window=sentence_windows(sentences, passages), passages=passages)
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
-        if chosen and _asked(text).kind in _VALUES and any(_fits(c, text, views) for c in chosen):
+        if chosen and _asked(text).kind in _VALUES and any(fits(c, text, views) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
-        lead = _lead(usable, text, scores, threshold, views, every_name=scorer is not None and is_polar(text))
+        lead = _lead(usable, text, scores, threshold, views, every_name=scorer is not None and is_polar(text),
+                     fits=fits)
         if lead is not None and not _redundant(lead, chosen):
             chosen.append(lead)
     if not chosen:
@@ -142,12 +146,12 @@ def extract(
     lead_docs = {s.doc_id for s in chosen}
     polar = is_polar(question)
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
-        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(_fits(c, text, views) for c in chosen)]
+        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(fits(c, text, views) for c in chosen)]
     fitting_floor = max(FIT_FLOOR * top.score, threshold)
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < fitting_floor:
             break
-        answers = any(_fits(s, q, views) for q in asks)
+        answers = any(fits(s, q, views) for q in asks)
         if s.score < floor and not (s.doc_id in lead_docs and answers):
             continue  # below the floor only a lead article's sentence that answers the question too may join
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
@@ -173,10 +177,11 @@ def compose(chosen: Sequence[Sentence], conflict: Sentence | None, passages: dic
 
 
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
-          views: _Views, *, every_name: bool = False) -> Sentence | None:
+          views: _Views, *, every_name: bool = False, fits: Callable[..., bool] | None = None) -> Sentence | None:
     """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
 
     'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
+    fits = fits or _fits
     ranked = sorted(sentences, key=lambda s: -scores[id(s)])
     best = scores[id(ranked[0])]
     if best < threshold:
@@ -186,12 +191,12 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
         for s in ranked:
             if scores[id(s)] < max(threshold, VERB_RATIO * best):
                 break
-            if uses_verb(s.text, verb) and _fits(s, question, views, every_name):
+            if uses_verb(s.text, verb) and fits(s, question, views, every_name):
                 return s
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if _fits(s, question, views, every_name):
+        if fits(s, question, views, every_name):
             return s
     return None
 
@@ -209,6 +214,10 @@ def _fits(s: Sentence, question: str, views: _Views, every_name: bool = False) -
             and (not about.counted or most_entities_in(views.passage(s), asked.entities))
             and (asked.kind is not Expect.DAY or not asked.entities or any_entity_in(views.passage(s), asked.entities))
             and names_in(views.window[id(s)], about.names) and (asked.verb is None or uses_verb(s.text, asked.verb)))
+
+
+def _always(*_: object, **__: object) -> bool:
+    return True
 
 
 def _own_words(question: str) -> str:
