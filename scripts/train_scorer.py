@@ -331,7 +331,7 @@ def train(args: argparse.Namespace) -> None:
         if step % args.save_every == 0 or step == stop:
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
                         "step": step, "rng": torch.get_rng_state(), "layers": args.layers}, ckpt)
-    torch.save({"model": model.state_dict(), "layers": args.layers}, out / "final.pt")
+    torch.save({"model": model.state_dict(), "layers": args.layers, "max_tokens": args.max_tokens}, out / "final.pt")
     report = validate(model, tok, data["val"], articles_view, args.max_tokens)
     report |= {"pairs": len(pairs), "pairs_trained": min(len(pairs), step * args.batch), "steps": step, "planned_steps": steps, "layers": args.layers, "max_tokens": args.max_tokens,
                "lr": args.lr, "batch": args.batch, "seed": args.seed, "val_questions": len(data["val"]),
@@ -354,7 +354,8 @@ def export(args: argparse.Namespace) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     # a finished run's final.pt, or (to look at a run still going) its last checkpoint
     state = torch.load(src if src.is_file() else Path(args.out) / "checkpoint.pt", weights_only=False)
-    model = build_model(state.get("layers", args.layers))
+    layers = state.get("layers", args.layers)
+    model = build_model(layers)
     model.load_state_dict(state["model"])
     model.eval()
     tok = tokenizer()
@@ -369,8 +370,8 @@ def export(args: argparse.Namespace) -> None:
     from rag.providers import packaged_minilm_path
 
     shutil.copy(packaged_minilm_path() / "tokenizer.json", dest / "tokenizer.json")
-    manifest = {"name": "rag-answer-scorer-minilm-l3", "model": "model.int8.onnx", "tokenizer": "tokenizer.json",
-                "max_tokens": MAX_TOKENS, "model_sha256": file_sha256(dest / "model.int8.onnx"),
+    manifest = {"name": f"rag-answer-scorer-minilm-l{len(layers)}", "model": "model.int8.onnx",
+                "tokenizer": "tokenizer.json", "max_tokens": int(state.get("max_tokens", args.max_tokens)), "model_sha256": file_sha256(dest / "model.int8.onnx"),
                 "tokenizer_sha256": file_sha256(dest / "tokenizer.json")}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     from rag.scorer import AnswerScorer

@@ -104,6 +104,8 @@ def test_a_smoke_training_run_resumes_validates_and_exports_a_loadable_scorer(tm
     assert report["steps"] == report["planned_steps"] > 2 and 0.0 <= report["pair_auc"] <= 1.0
     assert {"t", "answered_right", "refused_unanswerable"} <= set(report["best_threshold"])
     assert script.main([*base, "--export", str(export)]) == 0
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert manifest["name"] == "rag-answer-scorer-minilm-l3" and manifest["max_tokens"] == 64  # the run's layers
     probs = AnswerScorer(export).probs("How many bridges did Arden build?",
                                        [pair_text("Bridges of Arden", "", "The town of Arden built 100 bridges.")])
     assert probs.shape == (1,) and 0.0 <= float(probs[0]) <= 1.0
