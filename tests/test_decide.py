@@ -67,3 +67,28 @@ def test_rank_leads_with_the_best_scoring_sentence_without_the_fit_rules() -> No
 
 def test_rank_refuses_when_no_candidate_clears_the_cutoff() -> None:
     assert _decide({"11 agreements": 0.3, "energy": 0.2}, "rank").abstained
+
+
+class _SameScore:
+    """A part's retrieval scorer that keeps each sentence's score (pure logic: no vectors, no index)."""
+
+    def score(self, s) -> float:
+        return s.score
+
+
+def test_a_multi_part_question_is_answered_when_one_part_clears_the_cutoff() -> None:
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
+    question = "How many agreements did Putin sign in Hanoi, and what did the Hanoi talks cover?"
+    parts = [("How many agreements did Putin sign in Hanoi?", _SameScore()),
+             ("What did the Hanoi talks cover?", _SameScore())]
+
+    def judge(q: str, texts: Sequence[str]) -> list[float]:  # only the second part, read alone, is answered
+        return [0.9 if q.startswith("What did") and "energy" in t else 0.1 for t in texts]
+
+    for role in ("rank", "veto"):
+        draft = choose(sentences, passages, question=question, parts=parts, max_sentences=2, threshold=0.25,
+                       judge=judge, cutoff=0.5, role=role)
+        assert not draft.abstained, role
+    refused = choose(sentences, passages, question=question, parts=parts, max_sentences=2, threshold=0.25,
+                     judge=lambda q, texts: [0.1] * len(texts), cutoff=0.5, role="rank")
+    assert refused.abstained

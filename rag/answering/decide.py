@@ -58,12 +58,16 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
                         threshold=threshold, fit_rules=role == "veto")
         if ruled.abstained:
             return ruled
-        shortlist = sorted(usable, key=lambda s: -s.score)[:SHORTLIST]
         by_key = {s.key: s for s in usable}
         first = ruled.citations[0]
         lead = by_key.get((first.doc_id, first.start, first.end))
-        texts = [text_of(s) for s in shortlist] + ([text_of(lead)] if lead is not None else [])
-        return ruled if max(float(p) for p in judge(question, texts)) >= cutoff else abstain(sentences, passages)
+        extra = [text_of(lead)] if lead is not None else []
+        # the whole question, and each part of a multi-part one: a part the articles answer is worth answering
+        for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])]:
+            shortlist = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
+            if max(float(p) for p in judge(text, [text_of(s) for s in shortlist] + extra)) >= cutoff:
+                return ruled
+        return abstain(sentences, passages)
 
     prob: dict[int, float] = {}
     chosen: list[Sentence] = []
