@@ -177,11 +177,10 @@ def compose(chosen: Sequence[Sentence], conflict: Sentence | None, passages: dic
 
 
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
-          views: _Views, *, every_name: bool = False, fits: Callable[..., bool] | None = None) -> Sentence | None:
+          views: _Views, *, fits: Callable[..., bool], every_name: bool = False) -> Sentence | None:
     """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
 
     'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
-    fits = fits or _fits
     ranked = sorted(sentences, key=lambda s: -scores[id(s)])
     best = scores[id(ranked[0])]
     if best < threshold:
@@ -270,18 +269,14 @@ def _restated(s: Sentence, chosen: Sequence[Sentence], question: str) -> bool:
     already says: that sentence has most of its words, or every word of it the question uses (stemmed)."""
     if not _is_display(s.text):
         return False
-    mine = _stems(s.text)
-    asked = mine & _stems(question)
+    mine = term_set(s.text)
+    asked = mine & term_set(question)
     for o in chosen:
         if o.doc_id == s.doc_id and o is not s and not _is_display(o.text):
-            theirs = _stems(o.text)
+            theirs = term_set(o.text)
             if len(mine & theirs) >= RESTATED_SHARE * len(mine) or (asked and asked <= theirs):
                 return True
     return False
-
-
-def _stems(text: str) -> set[str]:
-    return {stem(w) for w in term_set(text)}
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
