@@ -371,7 +371,8 @@ def export(args: argparse.Namespace) -> None:
 
     shutil.copy(packaged_minilm_path() / "tokenizer.json", dest / "tokenizer.json")
     manifest = {"name": f"rag-answer-scorer-minilm-l{len(layers)}", "model": "model.int8.onnx",
-                "tokenizer": "tokenizer.json", "max_tokens": int(state.get("max_tokens", args.max_tokens)), "model_sha256": file_sha256(dest / "model.int8.onnx"),
+                "tokenizer": "tokenizer.json", "max_tokens": int(state.get("max_tokens", args.max_tokens)),
+                "model_sha256": file_sha256(dest / "model.int8.onnx"),
                 "tokenizer_sha256": file_sha256(dest / "tokenizer.json")}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     from rag.scorer import AnswerScorer
