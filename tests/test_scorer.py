@@ -111,6 +111,34 @@ def test_a_smoke_training_run_resumes_validates_and_exports_a_loadable_scorer(tm
     assert probs.shape == (1,) and 0.0 <= float(probs[0]) <= 1.0
 
 
+def test_training_questions_are_also_asked_in_other_words_and_as_a_follow_up(tmp_path: Path) -> None:
+    import random
+
+    script = _train_scorer_module()
+    (tmp_path / "data.noun").write_text("00000001 05 n 02 share 0 portion 0 000 | a part of a whole\n")
+    (tmp_path / "index.noun").write_text("share n 1 0 1 0 00000001\nportion n 1 0 1 0 00000001\n")
+    for name in ("data.adj", "data.adv", "index.adj", "index.adv"):
+        (tmp_path / name).write_text("  1 This software and database is being provided\n")  # a licence header
+    wordnet = script.WordNet(tmp_path)
+    rng = random.Random(0)
+    assert wordnet.paraphrase("What share of the reserves was in dollars?", rng) == \
+        "What portion of the reserves was in dollars?"
+    assert wordnet.paraphrase("Who won the race?", rng) is None  # no word with a synonym
+    bent = script.follow_up("When did Putin arrive in Hanoi?", ["Kim Jong Un", "Vietnam", "The"], rng)
+    head, _, carried = bent.partition(" (")
+    gone = "Putin" if "Putin" not in head else "Hanoi"
+    assert gone not in head and gone in carried.rstrip(")").split(", ") and "The" not in carried
+    assert script.follow_up("how many bridges were built?", ["Arden"], rng) is None  # no name to refer back to
+
+
+def test_the_answer_sentence_with_its_answer_cut_out_is_a_negative() -> None:
+    script = _train_scorer_module()
+    assert script.without_answer("The town of Arden built 100 bridges over the river.", "100") == \
+        "The town of Arden built bridges over the river."
+    assert script.without_answer("Its first bridge was finished in 1907.", "Quill") is None
+    assert script.without_answer("It was led by Quill.", "Quill") is None  # too little left to be a sentence
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     settings = Settings(data_dir=tmp_path_factory.mktemp("scorer") / "data", scorer="packaged", scorer_role="choose",
