@@ -88,11 +88,12 @@ class Settings(BaseSettings):
         "`packaged` (the cross-encoder shipped in rag/data/scorer, on onnxruntime), or the path of a local "
         "sentence-transformers cross-encoder (bge-reranker, ms-marco…) or exported scorer folder.",
     )
-    scorer_role: Literal["veto", "rank", "choose"] = Field(
+    scorer_role: Literal["veto", "rank", "blend", "choose"] = Field(
         default="veto",
         description="`veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
         "reaches scorer_cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
-        "scorer alone refuses. `choose`: the scorer picks the lead and supporting sentences as well (better on "
+        "scorer alone refuses. `blend`: the rules' answer stands unless the scorer gives it under half the cutoff, "
+        "and a rules refusal is overturned by the rank role's answer when the scorer clears the cutoff. `choose`: the scorer picks the lead and supporting sentences as well (better on "
         "SQuAD-like text, worse on the news question sets; benchmarks/README.md).",
     )
     scorer_cutoff: float = Field(

@@ -92,3 +92,24 @@ def test_a_multi_part_question_is_answered_when_one_part_clears_the_cutoff() -> 
     refused = choose(sentences, passages, question=question, parts=parts, max_sentences=2, threshold=0.25,
                      judge=lambda q, texts: [0.1] * len(texts), cutoff=0.5, role="rank")
     assert refused.abstained
+
+
+def test_blend_keeps_the_rules_answer_unless_the_scorer_gives_it_under_half_the_cutoff() -> None:
+    kept = _decide({"11 agreements": 0.3, "energy": 0.1}, "blend")  # veto (needs 0.5) would refuse this
+    assert not kept.abstained and kept.citations[0].doc_id == "a"
+    assert _decide({"11 agreements": 0.3, "energy": 0.1}, "veto").abstained
+    assert _decide({"11 agreements": 0.2, "energy": 0.1}, "blend").abstained
+
+
+def test_blend_overturns_a_rules_refusal_only_when_the_scorer_is_sure() -> None:
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
+    question = "How many energy projects did the talks in Hanoi cover?"  # no sentence counts projects
+
+    def decide(probs: dict[str, float], role: str):
+        return choose(sentences, passages, question=question, max_sentences=2, threshold=0.25,
+                      judge=judge_giving(probs), cutoff=0.5, role=role)
+
+    assert decide({"energy": 0.9}, "veto").abstained  # the rules refuse: no count of projects
+    sure = decide({"energy": 0.9}, "blend")
+    assert not sure.abstained and sure.citations[0].doc_id == "b"
+    assert decide({"energy": 0.4}, "blend").abstained

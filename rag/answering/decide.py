@@ -3,10 +3,12 @@
 The scorer reads a candidate sentence in its window (title, the sentence before) and gives the probability that it
 answers the question. In the default `veto` role the hand rules (synthesize.extract) choose the answer sentences and
 the scorer refuses when neither their lead nor any of the best-retrieved sentences clears one calibrated cutoff
-(benchmarks/README.md, "Answer scorer", has the ablation that chose it). In the `choose` role the retrieval score
-shortlists each question's (or part's) candidates, the best-scoring one leads if it clears the cutoff, sentences of
-a lead's article that clear it too may join, another article's only when it nearly ties with the lead, and a
-differing figure (synthesize._differing_figure) is reported only if the scorer says it answers the question too.
+(benchmarks/README.md, "Answer scorer", has the ablation that chose it). The `rank` role is the same with the
+rules' fit tests off; `blend` keeps the rules' answer unless the scorer gives it under half the cutoff and
+overturns a rules refusal (with the best-scoring sentences) when the scorer clears the full cutoff. In the
+`choose` role the retrieval score shortlists each question's (or part's) candidates, the best-scoring one leads if
+it clears the cutoff, sentences of a lead's article that clear it too may join, another article's only when it
+nearly ties with the lead, and a differing figure (synthesize._differing_figure) is reported only if the scorer says it answers the question too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, pair texts
 SHORTLIST = 12  # candidates the scorer reads per question or part (each costs ~10 ms on one core)
 SUPPORT_RATIO = 0.5  # a lead article's sentence joins when its probability is this share of the lead's
 OTHER_DOC_RATIO = 0.9  # another article's sentence joins only when it nearly ties with the lead
+BLEND_VETO = 0.5  # in the blend role, the share of the cutoff that the rules' own answer needs
 
 
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
@@ -43,8 +46,9 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
 
     ``role="veto"``: the rules (synthesize.extract) choose the sentences, and the answer is refused unless the
     scorer gives the rules' lead or one of the best-retrieved sentences ``cutoff``. ``role="rank"``: the same with
-    the rules' fit tests off (the best-scoring sentence leads). ``role="choose"``: the scorer chooses the sentences
-    too."""
+    the rules' fit tests off (the best-scoring sentence leads). ``role="blend"``: the rules' answer unless the
+    scorer gives it under ``BLEND_VETO * cutoff``, else the rank role's answer if it clears ``cutoff``.
+    ``role="choose"``: the scorer chooses the sentences too."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
         return abstain(sentences, passages)
@@ -53,21 +57,36 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     def text_of(s: Sentence) -> str:
         return pair_text(*window_parts(views.window[id(s)]))
 
-    if role in ("veto", "rank"):
-        ruled = extract(sentences, passages, question=question, parts=parts, max_sentences=max_sentences,
-                        threshold=threshold, fit_rules=role == "veto")
-        if ruled.abstained:
-            return ruled
+    if role in ("veto", "rank", "blend"):
         by_key = {s.key: s for s in usable}
-        first = ruled.citations[0]
-        lead = by_key.get((first.doc_id, first.start, first.end))
-        extra = [text_of(lead)] if lead is not None else []
-        # the whole question, and each part of a multi-part one: a part the articles answer is worth answering
-        for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])]:
-            shortlist = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
-            if max(float(p) for p in judge(text, [text_of(s) for s in shortlist] + extra)) >= cutoff:
-                return ruled
-        return abstain(sentences, passages)
+
+        def best(draft: Draft) -> float:
+            """The highest probability among the draft's lead and the best-retrieved sentences of the question
+            and of each part of a multi-part one (a part the articles answer is worth answering)."""
+            first = draft.citations[0]
+            lead = by_key.get((first.doc_id, first.start, first.end))
+            extra = [text_of(lead)] if lead is not None else []
+            top = 0.0
+            for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])]:
+                shortlist = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
+                top = max(top, *(float(p) for p in judge(text, [text_of(s) for s in shortlist] + extra)))
+                if top >= cutoff:
+                    break
+            return top
+
+        def drafted(fit_rules: bool) -> Draft:
+            return extract(sentences, passages, question=question, parts=parts, max_sentences=max_sentences,
+                           threshold=threshold, fit_rules=fit_rules)
+
+        ruled = drafted(role != "rank")
+        if role != "blend":
+            return ruled if not ruled.abstained and best(ruled) >= cutoff else abstain(sentences, passages)
+        # blend: the rules' answer stands unless the scorer doubts it (half the cutoff); a rules refusal is
+        # overturned, with the best-scoring sentences, when the scorer is sure (the full cutoff)
+        if not ruled.abstained and best(ruled) >= BLEND_VETO * cutoff:
+            return ruled
+        ranked = drafted(False)
+        return ranked if not ranked.abstained and best(ranked) >= cutoff else abstain(sentences, passages)
 
     prob: dict[int, float] = {}
     chosen: list[Sentence] = []
