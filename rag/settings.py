@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     scorer_cutoff: float = Field(
         default=0.15, ge=0.0, le=1.0,
         description="Probability (0-1) the answer scorer must give some candidate; below it the system says the "
-        "articles don't cover the question. 0.15 was chosen for the veto role on dev.jsonl and a validation corpus "
-        "built from the scorer's validation articles; 0.3 there for the choose role.",
+        "articles don't cover the question. Chosen on dev.jsonl and a validation corpus built from the scorer's "
+        "validation articles: 0.15 for the veto role, 0.3 for rank and choose, 0.6 for blend.",
     )
 
     # --- generation ----------------------------------------------------------
