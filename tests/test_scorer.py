@@ -140,12 +140,19 @@ def test_the_answer_sentence_with_its_answer_cut_out_is_a_negative() -> None:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("scorer") / "data", scorer="packaged", scorer_role="choose",
-                        scorer_cutoff=0.3)
-    engine = Engine(settings, embedder=build_embedder(settings))
-    engine.ingest([ROOT / "seeds"])
-    return engine
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index of the seed articles, built once for every role."""
+    data = tmp_path_factory.mktemp("scorer") / "data"
+    settings = Settings(data_dir=data)
+    Engine(settings, embedder=build_embedder(settings)).ingest([ROOT / "seeds"])
+    return data
+
+
+@pytest.fixture(scope="module", params=[("choose", 0.3), ("rank", 0.3), ("blend", 0.6)], ids=lambda p: p[0])
+def engine(request: pytest.FixtureRequest, seeded: Path) -> Engine:
+    role, cutoff = request.param
+    settings = Settings(data_dir=seeded, scorer="packaged", scorer_role=role, scorer_cutoff=cutoff)
+    return Engine(settings, embedder=build_embedder(settings))
 
 
 @pytest.mark.slow
@@ -158,6 +165,9 @@ def test_with_the_scorer_a_question_the_articles_do_not_cover_is_refused(engine:
 
 @pytest.mark.slow
 def test_with_the_scorer_a_paraphrased_question_is_answered_from_the_right_article(engine: Engine) -> None:
+    if engine.settings.scorer_role == "blend":
+        pytest.skip("blend keeps the rules' refusal of this paraphrase: the scorer gives its answer 0.52, under the "
+                    "0.6 that overturns a refusal (benchmarks/README.md, third round)")
     answer = engine.answer("How many deals were inked when Putin met Vietnam's president in Hanoi?")
     assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
     assert answer.citations[0].doc_id.startswith("004_"), answer.citations
