@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         default="veto",
         description="`veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
         "reaches scorer_cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
-        "scorer alone refuses. `blend`: the rules' answer stands unless the scorer gives it under half the cutoff, "
+        "scorer alone refuses. `blend`: the rules' answer stands unless no candidate gets half the cutoff, "
         "and a rules refusal is overturned by the rank role's answer when the scorer clears the cutoff. `choose`: the scorer picks the lead and supporting sentences as well (better on "
         "SQuAD-like text, worse on the news question sets; benchmarks/README.md).",
     )

@@ -4,11 +4,12 @@ The scorer reads a candidate sentence in its window (title, the sentence before)
 answers the question. In the default `veto` role the hand rules (synthesize.extract) choose the answer sentences and
 the scorer refuses when neither their lead nor any of the best-retrieved sentences clears one calibrated cutoff
 (benchmarks/README.md, "Answer scorer", has the ablation that chose it). The `rank` role is the same with the
-rules' fit tests off; `blend` keeps the rules' answer unless the scorer gives it under half the cutoff and
-overturns a rules refusal (with the best-scoring sentences) when the scorer clears the full cutoff. In the
-`choose` role the retrieval score shortlists each question's (or part's) candidates, the best-scoring one leads if
-it clears the cutoff, sentences of a lead's article that clear it too may join, another article's only when it
-nearly ties with the lead, and a differing figure (synthesize._differing_figure) is reported only if the scorer says it answers the question too.
+rules' fit tests off. `blend` keeps the rules' answer unless no candidate (their lead or a best-retrieved sentence)
+gets half the cutoff, and overturns a rules refusal (with the best-scoring sentences) when a candidate clears the
+full cutoff. In the `choose` role the retrieval score shortlists each question's (or part's) candidates, the
+best-scoring one leads if it clears the cutoff, sentences of a lead's article that clear it too may join, another
+article's only when it nearly ties with the lead, and a differing figure (synthesize._differing_figure) is reported
+only if the scorer says it answers the question too.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     ``role="veto"``: the rules (synthesize.extract) choose the sentences, and the answer is refused unless the
     scorer gives the rules' lead or one of the best-retrieved sentences ``cutoff``. ``role="rank"``: the same with
     the rules' fit tests off (the best-scoring sentence leads). ``role="blend"``: the rules' answer unless the
-    scorer gives it under ``BLEND_VETO * cutoff``, else the rank role's answer if it clears ``cutoff``.
+    scorer gives no candidate ``BLEND_VETO * cutoff``, else the rank role's answer if one clears ``cutoff``.
     ``role="choose"``: the scorer chooses the sentences too."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
