@@ -58,6 +58,20 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     def text_of(s: Sentence) -> str:
         return pair_text(*window_parts(views.window[id(s)]))
 
+    def shortlist(scorer: Scorer | None) -> list[Sentence]:
+        """The best-retrieved candidates of the question (or, given its retrieval scorer, of one part)."""
+        return sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
+
+    judged: dict[tuple[str, int], float] = {}
+
+    def probs(text: str, candidates: Sequence[Sentence]) -> list[float]:
+        """The scorer's probability for each candidate; each (question, sentence) pair is read once."""
+        todo = list({id(s): s for s in candidates if (text, id(s)) not in judged}.values())
+        if todo:
+            for s, p in zip(todo, judge(text, [text_of(s) for s in todo]), strict=True):
+                judged[(text, id(s))] = float(p)
+        return [judged[(text, id(s))] for s in candidates]
+
     if role in ("veto", "rank", "blend"):
         by_key = {s.key: s for s in usable}
 
@@ -66,11 +80,9 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
             and of each part of a multi-part one (a part the articles answer is worth answering)."""
             first = draft.citations[0]
             lead = by_key.get((first.doc_id, first.start, first.end))
-            extra = [text_of(lead)] if lead is not None else []
             top = 0.0
             for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])]:
-                shortlist = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
-                top = max(top, *(float(p) for p in judge(text, [text_of(s) for s in shortlist] + extra)))
+                top = max(top, *probs(text, [*shortlist(scorer), *([lead] if lead is not None else [])]))
                 if top >= cutoff:
                     break
             return top
@@ -92,9 +104,8 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     prob: dict[int, float] = {}
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
-        ranked = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
-        probs = judge(text, [text_of(s) for s in ranked])
-        mine = {id(s): float(p) for s, p in zip(ranked, probs, strict=True)}
+        ranked = shortlist(scorer)
+        mine = {id(s): p for s, p in zip(ranked, probs(text, ranked), strict=True)}
         for k, p in mine.items():
             prob[k] = max(prob.get(k, 0.0), p)
         lead = max(ranked, key=lambda s: (mine[id(s)], s.score))
@@ -106,7 +117,7 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     best = prob[id(top)]
     rivals = [s for s in usable if same_pair(s.text, question)]
     conflict = _differing_figure(top, rivals, question, views) if len(parts) <= 1 else None
-    if conflict is not None and float(judge(question, [text_of(conflict)])[0]) < cutoff:
+    if conflict is not None and probs(question, [conflict])[0] < cutoff:
         conflict = None  # a different figure of something the question does not ask about
     lead_docs = {s.doc_id for s in chosen}
     for s in sorted((s for s in usable if id(s) in prob), key=lambda s: -prob[id(s)]):
