@@ -31,7 +31,7 @@ POS = ("noun", "adj", "adv")  # verbs left out: their senses stray ('tell' ~ 'or
 _WORD = re.compile(r"[a-z]{3,}")
 
 
-def _synsets(root: Path, pos: str) -> dict[str, list[str]]:
+def read_synsets(root: Path, pos: str) -> dict[str, list[str]]:
     """Synset offset -> its lemmas (lower case, adjective markers like '(a)' removed)."""
     out: dict[str, list[str]] = {}
     for line in (root / f"data.{pos}").open(encoding="latin-1"):
@@ -88,7 +88,7 @@ def capitals(root: Path) -> dict[str, str]:
 def build(root: Path) -> dict[str, list[str]]:
     table: dict[str, list[str]] = defaultdict(list)
     for pos in POS:
-        synsets = _synsets(root, pos)
+        synsets = read_synsets(root, pos)
         for line in (root / f"index.{pos}").open(encoding="latin-1"):
             if line.startswith(" "):
                 continue

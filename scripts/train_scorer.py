@@ -34,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))  # build_synonyms, for WordNet
 
 from rag.onnx_encoder import file_sha256  # noqa: E402
 from rag.scorer import MANIFEST, MAX_TOKENS, pair_text  # noqa: E402
@@ -108,16 +109,13 @@ class WordNet:
     _WORD = re.compile(r"\b[a-z]{4,}\b")
 
     def __init__(self, root: Path) -> None:
+        from build_synonyms import POS, read_synsets  # scripts/build_synonyms.py: the same WordNet files
+
         from rag.lexical import STOPWORDS
 
         self.syn: dict[str, list[str]] = {}
-        for pos in ("noun", "adj", "adv"):  # verbs left out, as in build_synonyms.py: their senses stray
-            lemmas: dict[str, list[str]] = {}
-            for line in (root / f"data.{pos}").open(encoding="latin-1"):
-                if line[:1].isdigit():
-                    f = line.split(" ")
-                    lemmas[f[0]] = [re.sub(r"\(.*\)$", "", f[4 + 2 * i]).lower().replace("_", " ")
-                                    for i in range(int(f[3], 16))]
+        for pos in POS:  # nouns, adjectives, adverbs: verbs' senses stray
+            lemmas = {off: [w.replace("_", " ") for w in words] for off, words in read_synsets(root, pos).items()}
             for line in (root / f"index.{pos}").open(encoding="latin-1"):
                 if line.startswith(" "):
                     continue
@@ -212,7 +210,8 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
     for rec, other in zip(recs, far, strict=True):
         q, g, n = rec["q"], rec["gold"], len(rec["sents"])
         pairs.append((q, window(rec, g), 1.0))
-        for i in rng.sample([i for i in range(n) if i != g], k=min(2, n - 1)):
+        others = [i for i in range(n) if i != g]
+        for i in rng.sample(others, k=min(2, n - 1)):
             pairs.append((q, window(rec, i), 0.0))
         paras = articles[rec["article"]]["paragraphs"]
         if len(paras) > 1:
@@ -227,7 +226,6 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
         pool = [e for p in paras[:40] for e in _entities(p["context"])]
         if (bent := perturb(q, rec["sents"][g], pool, rng)) is not None:
             pairs.append((bent, window(rec, g), 0.0))
-        others = [i for i in range(n) if i != g]
         variants = []
         if wordnet is not None and rng.random() < rates.get("paraphrase", 0.0):
             variants.append(wordnet.paraphrase(q, rng))
