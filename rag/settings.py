@@ -93,8 +93,9 @@ class Settings(BaseSettings):
         description="`veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
         "reaches scorer_cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
         "scorer alone refuses. `blend`: the rules' answer stands unless no candidate gets half the cutoff, "
-        "and a rules refusal is overturned by the rank role's answer when the scorer clears the cutoff. `choose`: the scorer picks the lead and supporting sentences as well (better on "
-        "SQuAD-like text, worse on the news question sets; benchmarks/README.md).",
+        "and a rules refusal is overturned by the rank role's answer when the scorer clears the cutoff. "
+        "`choose`: the scorer picks the lead and supporting sentences as well (better on SQuAD-like text, worse "
+        "on the news question sets; benchmarks/README.md).",
     )
     scorer_cutoff: float = Field(
         default=0.15, ge=0.0, le=1.0,
