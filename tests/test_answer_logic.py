@@ -18,6 +18,14 @@ def test_follow_up_carries_the_entities_of_the_previous_question() -> None:
     assert "Putin" in out and "Hanoi" in out and out.startswith("How many agreements did they sign?")
 
 
+def test_follow_up_carries_the_topic_words_that_its_pronoun_stands_for() -> None:
+    history = [{"role": "user", "content": "What did Iran reportedly help Russia build in Tatarstan?"},
+               {"role": "assistant", "content": "A factory for lethal offensive drones."}]
+    out = condense("Which model can it turn out?", history)
+    carried = out.removeprefix("Which model can it turn out? (").removesuffix(")").split(", ")
+    assert carried == ["Iran", "Russia", "Tatarstan", "reportedly", "help", "build"]
+
+
 def test_self_contained_question_is_left_alone() -> None:
     history = [{"role": "user", "content": "Who did Putin meet in Hanoi?"}]
     q = "What did Iran help Russia build in Tatarstan?"

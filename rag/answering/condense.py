@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from rag.errors import LLMError
+from rag.lexical import STOPWORDS
 from rag.providers import ChatLLM
 
 _FOLLOW_UP = re.compile(
@@ -14,6 +15,7 @@ _FOLLOW_UP = re.compile(
 )
 _OPENERS = re.compile(r"^\s*(and|also|what about|how about|why|so|but|or)\b", re.IGNORECASE)
 _ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]*(?:\s+(?:of|the|and|de|du)?\s*[A-Z][\w’'-]*)*|\d[\d,.%]*)\b")
+_WORD = re.compile(r"[A-Za-z][\w’'-]+")
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Which", "Why", "How", "Did", "Does", "Do", "Is", "Are", "Was",
                    "Were", "Can", "Could", "Would", "Will", "Should", "In", "On", "At", "The", "A", "An", "And", "I",
                    "Tell", "According"}
@@ -41,8 +43,20 @@ def entities(text: str) -> list[str]:
     return out
 
 
+def topic_words(text: str, known: set[str]) -> list[str]:
+    """The words of a question that say what it is about (not stop words, question words or ``known`` ones)."""
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        low = word.lower()
+        if len(word) > 2 and low not in STOPWORDS and word not in _QUESTION_WORDS and low not in known:
+            known.add(low)
+            out.append(word)
+    return out
+
+
 def condense(question: str, history: list[dict[str, str]] | None, llm: ChatLLM | None = None) -> str:
-    """A standalone version of the question. Without an LLM, carry the entities of the previous turns."""
+    """A standalone version of the question. Without an LLM, carry the entities of the previous turns and the
+    other topic words of the latest question ("which model can it turn out?" after one about a drone factory)."""
     turns = [m for m in (history or []) if m.get("role") in ("user", "assistant") and m.get("content")]
     if not turns or not needs_context(question):
         return question
@@ -58,6 +72,9 @@ def condense(question: str, history: list[dict[str, str]] | None, llm: ChatLLM |
         for ent in entities(text):
             if ent.lower() not in present and ent not in carried:
                 carried.append(ent)
+    if users:  # what "it" or "them" stands for is usually a common noun of the latest question
+        known = {w.lower() for phrase in carried for w in phrase.split()} | set(_WORD.findall(present))
+        carried += topic_words(users[-1], known)
     if not carried:
         return question
     return f"{question.rstrip()} ({', '.join(carried)})"
