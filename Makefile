@@ -63,9 +63,9 @@ eval-gate: setup
 		--min context_recall=0.95 --min fact_recall=0.91 --min citation_precision=0.95 \
 		--min quote_validity=1.0 --min grounded_refusal_f1=0.98 --min sentence_coverage=0.98
 	dev=$$(mktemp -d) && RAG_DATA_DIR=$$dev $(VENV)/bin/rag eval eval/questions/dev.jsonl --ingest seeds \
-		--report eval/reports/ci-dev --min context_recall=0.95 --min fact_recall=0.77 --min citation_precision=0.94 \
-		--min quote_validity=1.0 --min grounded_refusal_f1=0.80 --min sentence_coverage=0.98 \
-		&& RAG_DATA_DIR=$$dev RAG_SCORER=packaged RAG_SCORER_ROLE=blend RAG_SCORER_CUTOFF=0.6 $(VENV)/bin/rag eval \
+		--report eval/reports/ci-dev --min context_recall=0.95 --min fact_recall=0.79 --min citation_precision=0.93 \
+		--min quote_validity=1.0 --min grounded_refusal_f1=0.83 --min sentence_coverage=0.98 \
+		&& RAG_DATA_DIR=$$dev RAG_SCORER=packaged RAG_SCORER_ROLE=blend RAG_SCORER_CUTOFF=0.55 $(VENV)/bin/rag eval \
 		eval/questions/dev.jsonl --report eval/reports/ci-dev-blend --min context_recall=0.95 --min fact_recall=0.75 \
 		--min citation_precision=0.94 --min quote_validity=1.0 --min grounded_refusal_f1=0.74
 	squad=$$(mktemp -d) && RAG_DATA_DIR=$$squad $(VENV)/bin/rag eval eval/questions/squad_heldout.jsonl \
@@ -73,7 +73,10 @@ eval-gate: setup
 		--min fact_recall=0.68 --min citation_precision=0.81 --min quote_validity=1.0 --min grounded_refusal_f1=0.48 \
 		&& RAG_DATA_DIR=$$squad RAG_SCORER=packaged RAG_SCORER_ROLE=rank RAG_SCORER_CUTOFF=0.3 $(VENV)/bin/rag eval \
 		eval/questions/squad_heldout.jsonl --report eval/reports/ci-squad-rank --min context_recall=0.97 \
-		--min fact_recall=0.82 --min citation_precision=0.88 --min quote_validity=1.0 --min grounded_refusal_f1=0.76
+		--min fact_recall=0.82 --min citation_precision=0.88 --min quote_validity=1.0 --min grounded_refusal_f1=0.76 \
+		&& RAG_DATA_DIR=$$squad RAG_SCORER=packaged RAG_SCORER_ROLE=blend RAG_SCORER_CUTOFF=0.55 $(VENV)/bin/rag eval \
+		eval/questions/squad_heldout.jsonl --report eval/reports/ci-squad-blend --min context_recall=0.97 \
+		--min fact_recall=0.79 --min citation_precision=0.85 --min quote_validity=1.0 --min grounded_refusal_f1=0.76
 
 eval: setup
 	$(VENV)/bin/rag eval eval/questions/seeds.jsonl --ingest seeds --baseline --report eval/reports/latest
@@ -85,7 +88,10 @@ eval-squad: setup
 	tmp=$$(mktemp -d) && RAG_DATA_DIR=$$tmp $(VENV)/bin/rag eval eval/questions/squad_heldout.jsonl \
 		--ingest eval/squad_bench/corpus --baseline --report eval/reports/squad --json eval/reports/squad/eval.json \
 		&& RAG_DATA_DIR=$$tmp RAG_SCORER=packaged RAG_SCORER_ROLE=rank RAG_SCORER_CUTOFF=0.3 $(VENV)/bin/rag eval \
-		eval/questions/squad_heldout.jsonl --report eval/reports/squad-rank --json eval/reports/squad-rank/eval.json; \
+		eval/questions/squad_heldout.jsonl --report eval/reports/squad-rank --json eval/reports/squad-rank/eval.json \
+		&& RAG_DATA_DIR=$$tmp RAG_SCORER=packaged RAG_SCORER_ROLE=blend RAG_SCORER_CUTOFF=0.55 $(VENV)/bin/rag eval \
+		eval/questions/squad_heldout.jsonl --baseline --report eval/reports/squad-blend \
+		--json eval/reports/squad-blend/eval.json; \
 		status=$$?; rm -rf $$tmp; exit $$status
 
 bench: setup

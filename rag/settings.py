@@ -92,8 +92,8 @@ class Settings(BaseSettings):
         default="veto",
         description="`veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
         "reaches scorer_cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
-        "scorer alone refuses. `blend`: the rules' answer stands unless no candidate gets half the cutoff, "
-        "and a rules refusal is overturned by the rank role's answer when the scorer clears the cutoff. "
+        "scorer alone refuses. `blend`: the rules' answer (the rank role's when they refuse), given only when "
+        "a logistic refusal model over the scorer's and retrieval's signals reaches the cutoff. "
         "`choose`: the scorer picks the lead and supporting sentences as well (better on SQuAD-like text, worse "
         "on the news question sets; benchmarks/README.md).",
     )
@@ -101,7 +101,8 @@ class Settings(BaseSettings):
         default=0.15, ge=0.0, le=1.0,
         description="Probability (0-1) the answer scorer must give some candidate; below it the system says the "
         "articles don't cover the question. Chosen on dev.jsonl and a validation corpus built from the scorer's "
-        "validation articles: 0.15 for the veto role, 0.3 for rank and choose, 0.6 for blend.",
+        "validation articles: 0.15 for the veto role, 0.3 for rank and choose, 0.55 for blend (where it is the "
+        "refusal model's probability).",
     )
 
     # --- generation ----------------------------------------------------------

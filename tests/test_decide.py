@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.answering.decide import choose
+from rag.answering.decide import Signals, answerable, choose
 from tests.test_answer_logic import one_sentence_articles
 
 TEXTS = {
@@ -94,22 +94,33 @@ def test_a_multi_part_question_is_answered_when_one_part_clears_the_cutoff() -> 
     assert refused.abstained
 
 
-def test_blend_keeps_the_rules_answer_unless_the_scorer_gives_it_under_half_the_cutoff() -> None:
-    kept = _decide({"11 agreements": 0.3, "energy": 0.1}, "blend")  # veto (needs 0.5) would refuse this
-    assert not kept.abstained and kept.citations[0].doc_id == "a"
-    assert _decide({"11 agreements": 0.3, "energy": 0.1}, "veto").abstained
-    assert _decide({"11 agreements": 0.2, "energy": 0.1}, "blend").abstained
+def test_blend_gives_the_rules_answer_when_the_refusal_model_says_the_articles_answer() -> None:
+    draft = _decide({"11 agreements": 0.9, "energy": 0.1}, "blend", cutoff=0.55)
+    assert not draft.abstained and draft.citations[0].doc_id == "a"  # the rules' lead: it counts agreements
 
 
-def test_blend_overturns_a_rules_refusal_only_when_the_scorer_is_sure() -> None:
+def test_blend_refuses_when_the_scorer_doubts_every_candidate() -> None:
+    assert _decide({"11 agreements": 0.02, "energy": 0.02}, "blend", cutoff=0.55).abstained
+
+
+def test_blend_answers_a_rules_refusal_with_the_rank_answer_only_when_the_scorer_is_sure() -> None:
     passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
     question = "How many energy projects did the talks in Hanoi cover?"  # no sentence counts projects
 
     def decide(probs: dict[str, float], role: str):
         return choose(sentences, passages, question=question, max_sentences=2, threshold=0.25,
-                      judge=judge_giving(probs), cutoff=0.5, role=role)
+                      judge=judge_giving(probs), cutoff=0.55, role=role)
 
     assert decide({"energy": 0.9}, "veto").abstained  # the rules refuse: no count of projects
     sure = decide({"energy": 0.9}, "blend")
     assert not sure.abstained and sure.citations[0].doc_id == "b"
-    assert decide({"energy": 0.4}, "blend").abstained
+    assert decide({"energy": 0.1}, "blend").abstained
+
+
+def test_the_refusal_model_trusts_the_scorer_and_retrieval_and_doubts_a_rules_refusal() -> None:
+    base = Signals(best=1.0, lead=0.5, rules_refused=0.0, retrieval=0.6)
+    p = answerable(base)
+    assert 0.0 < p < 1.0
+    assert answerable(base._replace(best=2.0)) > p and answerable(base._replace(lead=1.5)) > p
+    assert answerable(base._replace(retrieval=0.8)) > p
+    assert answerable(base._replace(rules_refused=1.0)) < p

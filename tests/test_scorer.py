@@ -148,7 +148,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-@pytest.fixture(scope="module", params=[("choose", 0.3), ("rank", 0.3), ("blend", 0.6)], ids=lambda p: p[0])
+@pytest.fixture(scope="module", params=[("choose", 0.3), ("rank", 0.3), ("blend", 0.55)], ids=lambda p: p[0])
 def engine(request: pytest.FixtureRequest, seeded: Path) -> Engine:
     role, cutoff = request.param
     settings = Settings(data_dir=seeded, scorer="packaged", scorer_role=role, scorer_cutoff=cutoff)
@@ -166,8 +166,8 @@ def test_with_the_scorer_a_question_the_articles_do_not_cover_is_refused(engine:
 @pytest.mark.slow
 def test_with_the_scorer_a_paraphrased_question_is_answered_from_the_right_article(engine: Engine) -> None:
     if engine.settings.scorer_role == "blend":
-        pytest.skip("blend keeps the rules' refusal of this paraphrase: the scorer gives its answer 0.52, under the "
-                    "0.6 that overturns a refusal (benchmarks/README.md, third round)")
+        pytest.skip("blend keeps the rules' refusal of this paraphrase: the scorer gives its answer 0.53, and with "
+                    "the rules refusing the refusal model says 0.47, under the 0.55 cutoff (benchmarks/README.md)")
     answer = engine.answer("How many deals were inked when Putin met Vietnam's president in Hanoi?")
     assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
     assert answer.citations[0].doc_id.startswith("004_"), answer.citations

