@@ -2,8 +2,9 @@
 
 The tuning sets are `eval/questions/dev.jsonl` on the seed articles and the scorer's validation corpus: 8 of the 20
 SQuAD-train articles the packaged scorer was validated on (never trained on), built like the public benchmark
-(`build_squad_bench.build`, seed 7, 140 answerable and 60 unanswerable questions). `heldout.jsonl` and the
-benchmark's questions are never read.
+(`build_squad_bench.build`, seed 7, 140 answerable and 60 unanswerable questions). A second corpus, built the same
+way from the other 12 validation articles, is only reported: an untuned check of the fitted model. `heldout.jsonl`
+and the benchmark's questions are never read.
 
 The engine (packaged scorer, blend role) answers every question while each question's `Signals` are recorded and the
 answer blend would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
@@ -104,13 +105,16 @@ def run_set(questions_file: Path, corpus: Path, data_dir: Path) -> list[Row]:
     return rows
 
 
-def validation_corpus(wheel: Path | None, out: Path) -> Path:
-    """Build the scorer's validation corpus under ``out``; returns its question file."""
+def validation_corpora(wheel: Path | None, out: Path) -> tuple[Path, Path]:
+    """Build the scorer's validation corpus (8 articles) and the check corpus (the other 12) under ``out``."""
     articles = train_scorer.load_train(wheel)
     val_ids, _ = train_scorer.split_articles(articles, random.Random(train_scorer.SEED), train_scorer.VAL_ARTICLES)
-    bench = build_squad_bench.build({"data": [articles[i] for i in val_ids]}, **VALIDATION)
-    build_squad_bench.write(bench, out)
-    return out / build_squad_bench.QUESTIONS_PATH
+    validation = build_squad_bench.build({"data": [articles[i] for i in val_ids]}, **VALIDATION)
+    rest = [articles[i] for i in val_ids if articles[i]["title"] not in validation.titles]
+    check = build_squad_bench.build({"data": rest}, **{**VALIDATION, "articles": len(rest)})
+    for name, bench in (("validation", validation), ("check", check)):
+        build_squad_bench.write(bench, out / name)
+    return out / "validation", out / "check"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="working folder for the corpora and indexes (default: a temp dir)")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="fit-refusal-"))
-    val_questions = validation_corpus(args.wheel, work / "validation")
+    squad = dict(zip(("validation", "check"), validation_corpora(args.wheel, work), strict=True))
     sets = {"dev": run_set(ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "seeds", work / "idx-seeds"),
-            "validation": run_set(val_questions, work / "validation" / build_squad_bench.CORPUS_DIR,
-                                  work / "idx-validation")}
+            **{name: run_set(root / build_squad_bench.QUESTIONS_PATH, root / build_squad_bench.CORPUS_DIR,
+                             work / f"idx-{name}") for name, root in squad.items()}}
+    check = {"check": sets.pop("check")}
     usable = [(name, r) for name, rows in sets.items() for r in rows if r.signals is not None]
     x = np.array([list(r.signals) for _, r in usable])
     y = np.array([float(r.answerable) for _, r in usable])
@@ -139,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                                    strict=True)) + ")")
     print(f"REFUSAL_BIAS = {bias:.3f}")
     print(f"cutoff {cutoff:.2f}")
-    for name, rows in sets.items():
+    for name, rows in {**sets, **check}.items():
         recall, gr = figures(rows, answered(rows, cutoff))
-        print(f"{name}: {len(rows)} questions, fact recall {recall:.3f}, grounded-refusal F1 {gr:.3f}")
+        role = "untuned check" if name in check else "fitted on"
+        print(f"{name} ({role}): {len(rows)} questions, fact recall {recall:.3f}, grounded-refusal F1 {gr:.3f}")
     return 0
 
 
