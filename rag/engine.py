@@ -86,7 +86,7 @@ class Engine:
                     timings["score"] = timings.get("score", 0.0) + ms_since(tick)
 
         return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
-                      threshold=s.abstain_threshold, judge=judge, cutoff=s.scorer_cutoff, role=s.scorer_role)
+                      threshold=s.abstain_threshold, judge=judge, cutoff=s.cutoff, role=s.scorer_role)
 
     @property
     def store(self) -> Store:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ROLE_CUTOFFS = {"blend": 0.55, "veto": 0.15, "rank": 0.3, "choose": 0.3}  # each scorer role's calibrated cutoff
+
 
 class Settings(BaseSettings):
     """Every knob of the system, each with an offline default.
@@ -89,20 +91,20 @@ class Settings(BaseSettings):
         "sentence-transformers cross-encoder (bge-reranker, ms-marco…) or exported scorer folder.",
     )
     scorer_role: Literal["veto", "rank", "blend", "choose"] = Field(
-        default="veto",
-        description="`veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
-        "reaches scorer_cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
-        "scorer alone refuses. `blend`: the rules' answer (the rank role's when they refuse), given only when "
-        "a logistic refusal model over the scorer's and retrieval's signals reaches the cutoff. "
-        "`choose`: the scorer picks the lead and supporting sentences as well (better on SQuAD-like text, worse "
-        "on the news question sets; benchmarks/README.md).",
+        default="blend",
+        description="`blend`: the rules' answer (the rank role's when they refuse), given only when a logistic "
+        "refusal model over the scorer's and retrieval's signals reaches the cutoff (the most even across "
+        "corpora). `veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
+        "reaches the cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
+        "scorer alone refuses (best on the public benchmark). `choose`: the scorer picks the lead and supporting "
+        "sentences as well (better on SQuAD-like text, worse on the news question sets; benchmarks/README.md).",
     )
-    scorer_cutoff: float = Field(
-        default=0.15, ge=0.0, le=1.0,
-        description="Probability (0-1) the answer scorer must give some candidate; below it the system says the "
-        "articles don't cover the question. Chosen on dev.jsonl and a validation corpus built from the scorer's "
-        "validation articles: 0.15 for the veto role, 0.3 for rank and choose, 0.55 for blend (where it is the "
-        "refusal model's probability).",
+    scorer_cutoff: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Probability (0-1) below which the system says the articles don't cover the question: the "
+        "scorer's, for some candidate, or in the blend role the refusal model's. Unset: the role's own, chosen on "
+        "dev.jsonl and a validation corpus built from the scorer's validation articles (ROLE_CUTOFFS: 0.55 for "
+        "blend, 0.15 for veto, 0.3 for rank and choose).",
     )
 
     # --- generation ----------------------------------------------------------
@@ -133,6 +135,11 @@ class Settings(BaseSettings):
         default=None, description="`user:password` for the UI; required when ui_host is not a loopback address."
     )
     upload_max_mb: float = Field(default=10.0, description="Largest file the UI accepts for upload.", gt=0)
+
+    @property
+    def cutoff(self) -> float:
+        """The answer scorer's cutoff: scorer_cutoff when set, else the calibrated one of scorer_role."""
+        return self.scorer_cutoff if self.scorer_cutoff is not None else ROLE_CUTOFFS[self.scorer_role]
 
     @property
     def chroma_path(self) -> Path:

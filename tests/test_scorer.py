@@ -57,6 +57,16 @@ def test_a_damaged_or_missing_weights_file_is_an_error_naming_the_file_and_the_f
     assert build_scorer(Settings(scorer="none")) is None
 
 
+def test_each_scorer_role_gets_its_calibrated_cutoff_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RAG_SCORER_ROLE", "RAG_SCORER_CUTOFF"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings(_env_file=None).scorer_role == "blend" and Settings(_env_file=None).cutoff == 0.55
+    assert Settings(_env_file=None, scorer_role="veto").cutoff == 0.15
+    assert Settings(_env_file=None, scorer_role="rank").cutoff == 0.3
+    monkeypatch.setenv("RAG_SCORER_CUTOFF", "0.4")
+    assert Settings(_env_file=None, scorer_role="veto").cutoff == 0.4
+
+
 def _tiny_squad(path: Path) -> Path:
     """A SQuAD-format file of made-up articles: each paragraph states three facts, each asked about once."""
     towns = ["Arden", "Belmont", "Corrin", "Dalby", "Elgin", "Fenwick", "Garrow", "Hollin"]
