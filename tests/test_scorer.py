@@ -182,3 +182,20 @@ def test_with_the_scorer_a_paraphrased_question_is_answered_from_the_right_artic
     assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
     assert answer.citations[0].doc_id.startswith("004_"), answer.citations
     assert answer.timings.get("score", 0.0) > 0.0
+
+
+@pytest.mark.slow
+def test_a_local_scorer_folder_answers_with_its_own_refusal_model(seeded: Path, tmp_path: Path) -> None:
+    from rag.answering.decide import PACKAGED_REFUSAL, REFUSAL_FILE
+
+    question = "How many agreements did Putin and To Lam sign in Hanoi?"
+    folder = tmp_path / "my-scorer"
+    shutil.copytree(PACKAGED, folder)  # an exported scorer folder, as RAG_SCORER=FOLDER takes it
+    engine = Engine(Settings(data_dir=seeded, scorer=str(folder)))
+    assert engine.refusal == PACKAGED_REFUSAL  # no refusal.json: the packaged scorer's model
+    answered = engine.answer(question)
+    assert not answered.abstained and "11" in answered.text, answered.text
+    (folder / REFUSAL_FILE).write_text(json.dumps({  # a model that never believes the articles answer
+        "weights": {"best": 0.0, "lead": 0.0, "rules_refused": 0.0, "retrieval": 0.0}, "bias": -20.0, "cutoff": 0.5}))
+    doubting = Engine(Settings(data_dir=seeded, scorer=str(folder)))
+    assert doubting.refusal.bias == -20.0 and doubting.answer(question).abstained

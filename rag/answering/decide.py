@@ -15,8 +15,10 @@ only if the scorer says it answers the question too.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
@@ -32,6 +34,7 @@ from rag.answering.synthesize import (
     compose,
     extract,
 )
+from rag.errors import ConfigError
 from rag.scorer import pair_text, window_parts
 from rag.types import Passage
 
@@ -50,17 +53,44 @@ class Signals(NamedTuple):
     retrieval: float  # the best retrieval score of any sentence (low when the articles are off the question)
 
 
-# Logistic weights and bias over Signals, fitted by scripts/fit_refusal.py on dev.jsonl and the scorer's validation
-# corpus (never on heldout.jsonl or the benchmark's test questions); they belong to the packaged scorer: refit them
-# for another RAG_SCORER model.
-REFUSAL_WEIGHTS = Signals(best=0.411, lead=0.350, rules_refused=-1.980, retrieval=2.870)
-REFUSAL_BIAS = 0.007
+class Refusal(NamedTuple):
+    """A fitted refusal model: logistic weights over Signals, its bias, and the cutoff chosen with it."""
+
+    weights: Signals
+    bias: float
+    cutoff: float
 
 
-def answerable(signals: Signals) -> float:
+# The packaged scorer's refusal model, fitted by scripts/fit_refusal.py on dev.jsonl and the scorer's validation
+# corpus (never on heldout.jsonl or the benchmark's test questions). Another RAG_SCORER model gets its own from a
+# refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
+PACKAGED_REFUSAL = Refusal(Signals(best=0.411, lead=0.350, rules_refused=-1.980, retrieval=2.870), 0.007, 0.55)
+REFUSAL_FILE = "refusal.json"
+
+
+def answerable(signals: Signals, model: Refusal = PACKAGED_REFUSAL) -> float:
     """The refusal model's probability that the articles answer the question."""
-    z = REFUSAL_BIAS + sum(w * x for w, x in zip(REFUSAL_WEIGHTS, signals, strict=True))
+    z = model.bias + sum(w * x for w, x in zip(model.weights, signals, strict=True))
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def read_refusal(folder: Path) -> Refusal | None:
+    """The refusal model fitted for the scorer in ``folder`` (its refusal.json), or None when it has none."""
+    path = folder / REFUSAL_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = Refusal(Signals(**{k: float(data["weights"][k]) for k in Signals._fields}), float(data["bias"]),
+                        float(data["cutoff"]))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"The refusal model {path} is unreadable ({type(exc).__name__}: {exc}). Rewrite it with "
+                          f"`python scripts/fit_refusal.py --scorer {folder} --write`, or delete it to use the "
+                          "packaged scorer's.") from None
+    if not 0.0 <= model.cutoff <= 1.0:
+        raise ConfigError(f"The refusal model {path} has cutoff {model.cutoff}, outside 0-1. Rewrite it with "
+                          f"`python scripts/fit_refusal.py --scorer {folder} --write`.")
+    return model
 
 
 def _logit(p: float) -> float:
@@ -75,14 +105,14 @@ def _key(draft: Draft) -> tuple[str, int, int]:
 
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
            parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
-           cutoff: float, role: str = "veto") -> Draft:
+           cutoff: float, role: str = "veto", refusal: Refusal = PACKAGED_REFUSAL) -> Draft:
     """Answer with the sentences the scorer says answer the question, or refuse (``cutoff``: the calibrated
     probability a lead needs; ``threshold``: the retrieval score below which nothing is read at all).
 
     ``role="veto"``: the rules (synthesize.extract) choose the sentences, and the answer is refused unless the
     scorer gives the rules' lead or one of the best-retrieved sentences ``cutoff``. ``role="rank"``: the same with
     the rules' fit tests off (the best-scoring sentence leads). ``role="blend"``: the rules' answer, else the rank
-    role's, when the refusal model (``answerable``) gives at least ``cutoff``.
+    role's, when the refusal model (``refusal``, see ``answerable``) gives at least ``cutoff``.
     ``role="choose"``: the scorer chooses the sentences too."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
@@ -136,7 +166,7 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
         lead = by_key.get(_key(ruled)) if ruled.citations else None
         signals = Signals(best=_logit(top), lead=_logit(probs(question, [lead])[0] if lead is not None else 0.0),
                           rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable))
-        if answerable(signals) < cutoff:
+        if answerable(signals, refusal) < cutoff:
             return abstain(sentences, passages)
         return next((d for d in (ruled, ranked) if not d.abstained), abstain(sentences, passages))
 
