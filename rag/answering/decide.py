@@ -1,13 +1,13 @@
 """Learned answer decisions: the answer scorer decides to refuse and, in its `choose` role, picks the sentences.
 
 The scorer reads a candidate sentence in its window (title, the sentence before) and gives the probability that it
-answers the question. In the default `veto` role the hand rules (synthesize.extract) choose the answer sentences and
-the scorer refuses when neither their lead nor any of the best-retrieved sentences clears one calibrated cutoff
-(benchmarks/README.md, "Answer scorer", has the ablation that chose it). The `rank` role is the same with the
-rules' fit tests off. `blend` gives the rules' answer, or when they refuse the rank role's, only when a small
-learned refusal model (a logistic regression over four signals: the scorer's best probability and its probability
-for the rules' lead, whether the rules refused, the best retrieval score) says the articles answer the question.
-In the `choose` role the retrieval score shortlists each question's (or part's) candidates, the
+answers the question. In the `veto` role the hand rules (synthesize.extract) choose the answer sentences and the
+scorer refuses when neither their lead nor any of the best-retrieved sentences clears one calibrated cutoff
+(benchmarks/README.md, "Answer scorer", has the ablation that chose it). The `rank` role is the same with the rules'
+fit tests off. `blend` (the default role) gives the rules' answer, or when they refuse the rank role's, only when a
+small learned refusal model (a logistic regression over four signals: the scorer's best probability and its
+probability for the rules' lead, whether the rules refused, the best retrieval score) says the articles answer the
+question. In the `choose` role the retrieval score shortlists each question's (or part's) candidates, the
 best-scoring one leads if it clears the cutoff, sentences of a lead's article that clear it too may join, another
 article's only when it nearly ties with the lead, and a differing figure (synthesize._differing_figure) is reported
 only if the scorer says it answers the question too.
