@@ -79,6 +79,12 @@ class Engine:
                 self._refusal = own or PACKAGED_REFUSAL
             return self._refusal
 
+    @property
+    def scorer_cutoff(self) -> float:
+        """The cutoff in force: RAG_SCORER_CUTOFF, else the refusal model's (blend) or the role's calibrated one."""
+        s = self.settings
+        return self.refusal.cutoff if s.scorer_role == "blend" and s.scorer_cutoff is None else s.cutoff
+
     def _draft(self, sentences: Any, by_chunk: dict[str, Passage], question: str, parts: Any,
                timings: dict[str, float] | None = None) -> Draft:
         """The extractive answer: chosen by the answer scorer when there is one, else by the rules."""
@@ -96,10 +102,9 @@ class Engine:
                 if timings is not None:
                     timings["score"] = timings.get("score", 0.0) + ms_since(tick)
 
-        refusal = self.refusal
-        cutoff = refusal.cutoff if s.scorer_role == "blend" and s.scorer_cutoff is None else s.cutoff
         return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
-                      threshold=s.abstain_threshold, judge=judge, cutoff=cutoff, role=s.scorer_role, refusal=refusal)
+                      threshold=s.abstain_threshold, judge=judge, cutoff=self.scorer_cutoff, role=s.scorer_role,
+                      refusal=self.refusal)
 
     @property
     def store(self) -> Store:

@@ -198,4 +198,5 @@ def test_a_local_scorer_folder_answers_with_its_own_refusal_model(seeded: Path, 
     (folder / REFUSAL_FILE).write_text(json.dumps({  # a model that never believes the articles answer
         "weights": {"best": 0.0, "lead": 0.0, "rules_refused": 0.0, "retrieval": 0.0}, "bias": -20.0, "cutoff": 0.5}))
     doubting = Engine(Settings(data_dir=seeded, scorer=str(folder)))
-    assert doubting.refusal.bias == -20.0 and doubting.answer(question).abstained
+    assert doubting.refusal.bias == -20.0 and doubting.scorer_cutoff == 0.5 and engine.scorer_cutoff == 0.55
+    assert doubting.answer(question).abstained
