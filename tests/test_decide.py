@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from rag.answering.decide import PACKAGED_REFUSAL, REFUSAL_FILE, Signals, answerable, choose, read_refusal
+from rag.answering.decide import (
+    PACKAGED_REFUSAL,
+    REFUSAL_FILE,
+    ROLE_CUTOFFS,
+    Signals,
+    answerable,
+    choose,
+    read_refusal,
+)
 from rag.errors import ConfigError
-from rag.settings import ROLE_CUTOFFS
 from tests.test_answer_logic import one_sentence_articles
 
 TEXTS = {

@@ -60,11 +60,14 @@ def test_a_damaged_or_missing_weights_file_is_an_error_naming_the_file_and_the_f
 def test_each_scorer_role_gets_its_calibrated_cutoff_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RAG_SCORER_ROLE", "RAG_SCORER_CUTOFF"):
         monkeypatch.delenv(name, raising=False)
-    assert Settings(_env_file=None).scorer_role == "blend" and Settings(_env_file=None).cutoff == 0.55
-    assert Settings(_env_file=None, scorer_role="veto").cutoff == 0.15
-    assert Settings(_env_file=None, scorer_role="rank").cutoff == 0.3
+    def cutoff(**settings: str) -> float:
+        return Engine(Settings(_env_file=None, **settings)).scorer_cutoff  # lazy: nothing is loaded
+
+    assert Settings(_env_file=None).scorer_role == "blend" and cutoff() == 0.55
+    assert cutoff(scorer_role="veto") == 0.15
+    assert cutoff(scorer_role="rank") == 0.3
     monkeypatch.setenv("RAG_SCORER_CUTOFF", "0.4")
-    assert Settings(_env_file=None, scorer_role="veto").cutoff == 0.4
+    assert cutoff(scorer_role="veto") == 0.4
 
 
 def _tiny_squad(path: Path) -> Path:

@@ -66,6 +66,8 @@ class Refusal(NamedTuple):
 # refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
 PACKAGED_REFUSAL = Refusal(Signals(best=0.411, lead=0.350, rules_refused=-1.980, retrieval=2.870), 0.007, 0.55)
 REFUSAL_FILE = "refusal.json"
+# Each role's calibrated cutoff, used when RAG_SCORER_CUTOFF is unset (blend: its refusal model's own)
+ROLE_CUTOFFS = {"blend": PACKAGED_REFUSAL.cutoff, "veto": 0.15, "rank": 0.3, "choose": 0.3}
 
 
 def answerable(signals: Signals, model: Refusal = PACKAGED_REFUSAL) -> float:
@@ -139,12 +141,17 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     if role in ("veto", "rank", "blend"):
         by_key = {s.key: s for s in usable}
 
+        asks = [(question, None), *(parts if len(parts) > 1 else [])]  # the question, and each part on its own
+
+        def lead_of(draft: Draft) -> Sentence | None:
+            return by_key.get(_key(draft)) if draft.citations else None
+
         def best(draft: Draft) -> float:
             """The highest probability among the draft's lead and the best-retrieved sentences of the question
             and of each part of a multi-part one (a part the articles answer is worth answering)."""
-            lead = by_key.get(_key(draft))
+            lead = lead_of(draft)
             top = 0.0
-            for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])]:
+            for text, scorer in asks:
                 top = max(top, *probs(text, [*shortlist(scorer), *([lead] if lead is not None else [])]))
                 if top >= cutoff:
                     break
@@ -160,10 +167,9 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
         # blend: the rules' answer, or when they refuse the rank role's, given only when the refusal model
         # (answerable()) says the articles answer the question
         ruled, ranked = drafted(True), drafted(False)
-        leads = [by_key[k] for d in (ruled, ranked) if d.citations and (k := _key(d)) in by_key]
-        top = max(max(probs(text, [*shortlist(scorer), *leads]))
-                  for text, scorer in [(question, None), *(parts if len(parts) > 1 else [])])
-        lead = by_key.get(_key(ruled)) if ruled.citations else None
+        lead = lead_of(ruled)
+        leads = [s for s in (lead, lead_of(ranked)) if s is not None]
+        top = max(max(probs(text, [*shortlist(scorer), *leads])) for text, scorer in asks)
         signals = Signals(best=_logit(top), lead=_logit(probs(question, [lead])[0] if lead is not None else 0.0),
                           rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable))
         if answerable(signals, refusal) < cutoff:
