@@ -23,6 +23,8 @@ INSTRUCTION = re.compile(
     r"\bsystem (note|prompt|message|instruction)|\banswer every question\b|\byou (are|must) now\b|"
     r"\bas an ai\b|\bnew instructions?\b", re.I)
 MIN_CLAIM_WORDS = 3
+CAPPED = 0.2  # the most support a claim stating what its passage does not can get
+_PER_CENT = re.compile(r"per ?cent")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _TRAILING_MARKERS = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 _CAPITALISED = re.compile(r"(?<![\w’'])[A-Z][\w’'.-]*")
@@ -50,11 +52,12 @@ def support(answer_sentence: str, answer_vec: np.ndarray, passage_sents: Sequenc
     """How well a passage backs a sentence (0-1), and its best supporting sentence.
 
     Half embedding similarity to the best sentence, half the share of the claim's words found in the passage.
-    A figure, number or date in the claim that the passage does not state caps support at 0.2 (invented
-    numbers are the commonest unsupported claim), and so does a person, place or organisation the claim names and
-    the passage does not ("the deputy mayor of Beijing, Xi Jinping, said…" against a passage naming neither). Sentences in the passage that read as instructions to a model
-    ("ignore previous instructions…") are not evidence, and a claim of fewer than three content words cannot be
-    checked, so it is not supported.
+    A figure, number or date in the claim that neither the best sentence nor its neighbours state caps support at
+    CAPPED (invented numbers, and numbers taken from another line of the passage, are the commonest unsupported
+    claims), and so does a person, place or organisation the claim names and the passage does not ("the deputy mayor
+    of Beijing, Xi Jinping, said…" against a passage naming neither). Sentences in the passage that read as
+    instructions to a model ("ignore previous instructions…") are not evidence, and a claim of fewer than three
+    content words cannot be checked, so it is not supported.
     """
     passage_sents = [s for s in passage_sents if not INSTRUCTION.search(s.text)]  # planted orders are not evidence
     words = set(tokenize(answer_sentence))
@@ -72,15 +75,34 @@ def support(answer_sentence: str, answer_vec: np.ndarray, passage_sents: Sequenc
             best, best_score = s, score
     dense = float(answer_vec @ best.vector) if best is not None and best.vector is not None else 0.0
     value = 0.5 * max(dense, 0.0) + 0.5 * lexical
-    stated = " ".join(s.text for s in passage_sents)
-    claimed = figures(answer_sentence)
-    if claimed and not claimed <= figures(stated):
-        value = min(value, 0.2)
-    if not _numbers(answer_sentence) <= _numbers(stated):  # any number or date the passage does not state
-        value = min(value, 0.2)
-    if unnamed(answer_sentence, stated):  # a person, place or organisation the passage never names
-        value = min(value, 0.2)
+    if overstates(answer_sentence, " ".join(s.text for s in passage_sents), near=neighbourhood(best, passage_sents)):
+        value = min(value, CAPPED)
     return value, best
+
+
+def overstates(claim: str, stated: str, near: str | None = None) -> bool:
+    """Whether a claim names a person, place or organisation that the passage text never does, or states a figure,
+    number or date that the text ``near`` the supporting sentence (default: the whole passage) does not."""
+    near = stated if near is None else near
+    claimed = _amounts(claim)
+    return bool((claimed and not claimed <= _amounts(near)) or not _numbers(claim) <= _numbers(near)
+                or unnamed(claim, stated))
+
+
+def neighbourhood(best: Sentence | None, sents: Sequence[Sentence]) -> str:
+    """The best sentence with the sentences on either side of it in the passage (a figure stated in the line
+    before, as in 'On June 19 Putin arrived. He signed the pact.', still counts)."""
+    if best is None:
+        return ""
+    order = sorted(sents, key=lambda s: s.key)
+    i = next(i for i, s in enumerate(order) if s is best)
+    return " ".join(s.text for s in order[max(0, i - 1) : i + 2])
+
+
+def _amounts(text: str) -> set[str]:
+    """The text's figures, with currency prefixes and the spelling of 'per cent' set aside: a claim of '$240.1 billion'
+    or '26 percent' is what a passage's 'US$240.1 billion' or '26%' states."""
+    return {_PER_CENT.sub("%", f).removeprefix("us") for f in figures(text)}
 
 
 def named(sentence: str) -> tuple[str, ...]:
@@ -138,7 +160,7 @@ def check(
         for n in candidates:
             value, best = support(claim, vec, by_chunk.get(passages[n - 1].chunk.chunk_id, []))
             if best is not None and names and not names_in(windows.get(id(best), best.text), names, every=False):
-                value = min(value, 0.2)  # the passage is about something else than the question asks about
+                value = min(value, CAPPED)  # the passage is about something else than the question asks about
             if best is not None:
                 verdicts.append((value, n, best))
         verdicts.sort(key=lambda v: -v[0])
