@@ -97,6 +97,7 @@ eval-squad: setup
 bench: setup
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.answer
+	$(PY) -m benchmarks.support
 
 # The 100k-chunk archive (seeds + 11,800 generated articles): about an hour of ingest on 2 cores, resumable.
 bench-archive: setup
