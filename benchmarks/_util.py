@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,27 @@ def seed_questions(limit: int | None = None, *, with_history: bool = False) -> l
         seen.add(q.question)
         out.append(q)
     return out[:limit] if limit else out
+
+
+def set_engines(sets: list[str], corpus_of: dict[str, str], extra: Iterable[Sequence[str]], prefix: str,
+                **settings: Any) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Each named question set's file and an ingested Engine for its corpus (one per distinct corpus, in a temp dir).
+
+    ``sets`` name files in eval/questions/ whose corpus ``corpus_of`` gives relative to the repository; each of
+    ``extra`` is (name, questions file, corpus folder) and is appended to ``sets``."""
+    from rag import Engine, Settings
+
+    files = {s: REPO / "eval" / "questions" / f"{s}.jsonl" for s in sets}
+    corpora = {s: REPO / corpus_of[s] for s in sets}
+    for name, questions_file, corpus in extra:
+        sets.append(name)
+        files[name], corpora[name] = Path(questions_file), Path(corpus)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    engines: dict[Path, Any] = {}
+    for i, corpus in enumerate(sorted(set(corpora.values()))):
+        engines[corpus] = Engine(Settings(data_dir=tmp / f"corpus{i}", **settings))
+        engines[corpus].ingest([corpus])
+    return files, {s: engines[corpora[s]] for s in sets}
 
 
 @contextmanager

@@ -13,13 +13,12 @@ import argparse
 import contextlib
 import json
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from benchmarks._util import REPO, machine_line, quiet_env
+from benchmarks._util import machine_line, quiet_env, set_engines
 
 SETS = {"seeds": "seeds", "dev": "seeds", "heldout": "seeds", "squad_heldout": "eval/squad_bench/corpus"}
 UNTUNED = ("dev", "heldout", "squad_heldout")
@@ -93,20 +92,9 @@ def main() -> None:
     quiet_env()
     from eval.dataset import load_questions
     from eval.run import DocTexts, run_questions, summarize
-    from rag import Engine, Settings
 
-    files = {s: REPO / "eval" / "questions" / f"{s}.jsonl" for s in args.sets}
-    corpora = {s: REPO / SETS[s] for s in args.sets}
-    for name, questions_file, corpus in args.extra_set:
-        args.sets.append(name)
-        files[name], corpora[name] = Path(questions_file), Path(corpus)
-    engines: dict[Path, Engine] = {}
-    tmp = Path(tempfile.mkdtemp(prefix="rag-ablation-"))
     extra = {"scorer_role": args.role} | ({} if args.cutoff is None else {"scorer_cutoff": args.cutoff})
-    for i, corpus in enumerate(sorted(set(corpora.values()))):
-        engine = Engine(Settings(data_dir=tmp / f"corpus{i}", scorer=args.scorer, **extra))
-        engine.ingest([corpus])
-        engines[corpus] = engine
+    files, engines = set_engines(args.sets, SETS, args.extra_set, "rag-ablation-", scorer=args.scorer, **extra)
     questions = {s: load_questions(files[s])[0] for s in args.sets}
 
     results: dict[str, dict[str, dict[str, float]]] = {}
@@ -115,7 +103,7 @@ def main() -> None:
         results[name] = {}
         with _patched(patches):
             for s in args.sets:
-                engine = engines[corpora[s]]
+                engine = engines[s]
                 rows = run_questions(questions[s], lambda q, e=engine: e.answer(
                     q.question, history=[t.model_dump() for t in q.history]), DocTexts(engine), f"{name}/{s}")
                 overall = summarize(rows)["overall"]

@@ -23,7 +23,6 @@ import argparse
 import json
 import random
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._util import REPO, quiet_env
+from benchmarks._util import quiet_env, set_engines
 
 SETS = {"dev": "seeds", "heldout": "seeds", "squad_heldout": "eval/squad_bench/corpus", "seeds": "seeds"}
 SCORER_THRESHOLD = 0.5  # the scorer measure's best on dev + the scorer's validation corpus (benchmarks/README.md)
@@ -190,19 +189,10 @@ def main() -> None:
     p.add_argument("--json", type=Path, help="write every claim and the figures here")
     args = p.parse_args()
     quiet_env()
-    from rag import Engine, Settings
+    from rag import Settings
     from rag.providers import build_scorer
 
-    files = {s: REPO / "eval" / "questions" / f"{s}.jsonl" for s in args.sets}
-    corpora = {s: REPO / SETS[s] for s in args.sets}
-    for name, questions_file, corpus in args.extra_set:
-        args.sets.append(name)
-        files[name], corpora[name] = Path(questions_file), Path(corpus)
-    tmp = Path(tempfile.mkdtemp(prefix="rag-support-"))
-    engines = {}
-    for i, corpus in enumerate(sorted(set(corpora.values()))):
-        engines[corpus] = Engine(Settings(data_dir=tmp / f"corpus{i}"))
-        engines[corpus].ingest([corpus])
+    files, engines = set_engines(args.sets, SETS, args.extra_set, "rag-support-")
     settings = Settings(scorer=args.scorer)
     scorer = build_scorer(settings)
     thresholds = {"support": settings.support_threshold, "scorer": SCORER_THRESHOLD}
@@ -211,7 +201,7 @@ def main() -> None:
           f"{'kept unsupported':>17s} {'balanced':>9s} {'best (threshold)':>17s}")
     for s in args.sets:
         questions = [json.loads(line) for line in files[s].read_text().splitlines() if line.strip()]
-        rows = measure(engines[corpora[s]], questions, scorer, args.limit)
+        rows = measure(engines[s], questions, scorer, args.limit)
         out["claims"][s], out["figures"][s] = rows, report(rows, thresholds)
         n_pos = sum(r["supported"] for r in rows)
         for m, f in out["figures"][s].items():
