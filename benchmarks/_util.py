@@ -176,20 +176,19 @@ def set_engines(sets: list[str], corpus_of: dict[str, str], extra: Iterable[Sequ
     """Each named question set's file and an ingested Engine for its corpus (one per distinct corpus, in a temp dir).
 
     ``sets`` name files in eval/questions/ whose corpus ``corpus_of`` gives relative to the repository; each of
-    ``extra`` is (name, questions file, corpus folder) and is appended to ``sets``."""
+    ``extra`` is (name, questions file, corpus folder) and follows them. Both dicts keep that order."""
     from rag import Engine, Settings
 
     files = {s: REPO / "eval" / "questions" / f"{s}.jsonl" for s in sets}
     corpora = {s: REPO / corpus_of[s] for s in sets}
     for name, questions_file, corpus in extra:
-        sets.append(name)
         files[name], corpora[name] = Path(questions_file), Path(corpus)
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     engines: dict[Path, Any] = {}
     for i, corpus in enumerate(sorted(set(corpora.values()))):
         engines[corpus] = Engine(Settings(data_dir=tmp / f"corpus{i}", **settings))
         engines[corpus].ingest([corpus])
-    return files, {s: engines[corpora[s]] for s in sets}
+    return files, {s: engines[corpora[s]] for s in files}
 
 
 @contextmanager

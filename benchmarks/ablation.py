@@ -95,14 +95,15 @@ def main() -> None:
 
     extra = {"scorer_role": args.role} | ({} if args.cutoff is None else {"scorer_cutoff": args.cutoff})
     files, engines = set_engines(args.sets, SETS, args.extra_set, "rag-ablation-", scorer=args.scorer, **extra)
-    questions = {s: load_questions(files[s])[0] for s in args.sets}
+    sets = list(files)  # the named sets, then the --extra-set ones
+    questions = {s: load_questions(files[s])[0] for s in sets}
 
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.variants:
         patches = [patch for part in name.split("+") for patch in VARIANTS[part.strip()][1]]
         results[name] = {}
         with _patched(patches):
-            for s in args.sets:
+            for s in sets:
                 engine = engines[s]
                 rows = run_questions(questions[s], lambda q, e=engine: e.answer(
                     q.question, history=[t.model_dump() for t in q.history]), DocTexts(engine), f"{name}/{s}")
@@ -110,7 +111,7 @@ def main() -> None:
                 results[name][s] = {k: float(overall.get(k) or 0.0) for k in METRICS}
         print(_row(name, results[name], results.get("all rules")), flush=True)
     print(machine_line())
-    print(_table(results, args.sets))
+    print(_table(results, sets))
     if args.json:
         args.json.write_text(json.dumps({"variants": {k: v[0] for k, v in VARIANTS.items()}, "results": results},
                                         indent=2))

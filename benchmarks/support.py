@@ -199,7 +199,7 @@ def main() -> None:
     out: dict[str, Any] = {"claims": {}, "figures": {}}
     print(f"{'set':14s} {'measure':8s} {'claims':>13s} {'AUC':>6s} {'kept supported':>15s} "
           f"{'kept unsupported':>17s} {'balanced':>9s} {'best (threshold)':>17s}")
-    for s in args.sets:
+    for s in files:  # the named sets, then the --extra-set ones
         questions = [json.loads(line) for line in files[s].read_text().splitlines() if line.strip()]
         rows = measure(engines[s], questions, scorer, args.limit)
         out["claims"][s], out["figures"][s] = rows, report(rows, thresholds)

@@ -66,3 +66,24 @@ def test_ablation_switches_off_rules_that_exist_and_changes_answers() -> None:
     out = _run("benchmarks.ablation", "--sets", "heldout", "--variants", "all rules", "no fit rules")
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert rows["all rules"] != rows["no fit rules"].replace("no fit rules", "all rules")
+
+
+def test_set_engines_builds_one_engine_per_corpus_and_appends_extra_sets_in_order(tmp_path: Path) -> None:
+    from benchmarks._util import set_engines
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text("Harbour opens\n\nThe new harbour in Tallinn opened on 3 May 2021 after "
+                                        "four years of building.\n", encoding="utf-8")
+    questions = tmp_path / "harbour.jsonl"
+    questions.write_text('{"id": "h1", "question": "When did the harbour open?", "answerable": true}\n',
+                         encoding="utf-8")
+    sets = ["dev", "heldout"]
+    files, engines = set_engines(sets, {"dev": "seeds", "heldout": "seeds"}, [("harbour", str(questions),
+                                                                              str(corpus))], "rag-test-sets-")
+    assert sets == ["dev", "heldout"]  # the caller's list is left as it was
+    assert list(files) == list(engines) == ["dev", "heldout", "harbour"]
+    assert files["dev"].name == "dev.jsonl" and files["harbour"] == questions
+    assert engines["dev"] is engines["heldout"] and engines["harbour"] is not engines["dev"]
+    assert [s.doc_id for s in engines["harbour"].sources()] == ["harbour"]
+    assert len(engines["dev"].sources()) == 5  # the seed articles
