@@ -171,7 +171,7 @@ def seed_questions(limit: int | None = None, *, with_history: bool = False) -> l
     return out[:limit] if limit else out
 
 
-def set_engines(sets: list[str], corpus_of: dict[str, str], extra: Iterable[Sequence[str]], prefix: str,
+def set_engines(sets: Sequence[str], corpus_of: dict[str, str], extra: Iterable[Sequence[str]], prefix: str,
                 **settings: Any) -> tuple[dict[str, Path], dict[str, Any]]:
     """Each named question set's file and an ingested Engine for its corpus (one per distinct corpus, in a temp dir).
 

