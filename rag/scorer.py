@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.assets import file_sha256
 from rag.errors import ConfigError
-from rag.onnx_encoder import file_sha256
 
 MAX_TOKENS = 64  # question + candidate + its context; the context after the candidate is cut first
 PACKAGED = Path(__file__).resolve().parent / "data" / "scorer"
