@@ -8,12 +8,21 @@ from rag.errors import LLMError
 from rag.lexical import STOPWORDS
 from rag.providers import ChatLLM
 
-_FOLLOW_UP = re.compile(
-    r"\b(they|them|their|theirs|it|its|he|him|his|she|her|this|that|these|those|there|then|the same|the two|both|"
-    r"such|that country|the agreement|the deal|the pact|the treaty|the visit|the summit|the article)\b",
-    re.IGNORECASE,
-)
-_OPENERS = re.compile(r"^\s*(and|also|what about|how about|why|so|but|or)\b", re.IGNORECASE)
+# A question leans on earlier turns only through a pronoun with nothing before it to refer to ("how much did it
+# cost?"), or through ellipsis ("and the second one?", "what about Vietnam?"). "why", "so", "and", "that" and
+# "there" alone do not make a follow-up: "Why did the council raise fares?" is read as written.
+_PERSONAL = {"he", "him", "his", "she", "her", "hers"}  # refer back to a person: a name must come first
+_NEUTER = {"it", "its", "they", "them", "their", "theirs", "this", "these", "those"}  # a name or noun phrase
+_TIME = re.compile(r"\s+(?:year|week|month|morning|afternoon|evening|spring|summer|autumn|fall|winter|season|time)\b",
+                   re.IGNORECASE)
+_ELLIPSIS = re.compile(r"^\s*(?:what about|how about)\b", re.IGNORECASE)
+_OPENER = re.compile(r"^\s*(?:and|also|but|or|so)\b", re.IGNORECASE)
+_TOKEN = re.compile(r"[\w’'-]+")
+_DETERMINERS = {"the", "a", "an"}
+# "that" is a pronoun after a preposition or an auxiliary ("how much of that…", "how does that compare…"), not
+# where it joins a clause ("who said that…", "the deal that…")
+_THAT_AFTER = {"of", "about", "for", "with", "on", "from", "to", "in", "after", "before", "than", "by", "does",
+               "did", "do", "is", "was", "will", "would", "can", "could", "has", "had"}
 _ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]*(?:\s+(?:of|the|and|de|du)?\s*[A-Z][\w’'-]*)*|\d[\d,.%]*)\b")
 _WORD = re.compile(r"[A-Za-z][\w’'-]+")
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Which", "Why", "How", "Did", "Does", "Do", "Is", "Are", "Was",
@@ -28,8 +37,26 @@ CONDENSE_PROMPT = (
 
 
 def needs_context(question: str) -> bool:
-    """Whether the question leans on earlier turns (pronouns, 'what about…', very short)."""
-    return bool(_FOLLOW_UP.search(question) or _OPENERS.search(question) or len(question.split()) <= 3)
+    """Whether the question leans on earlier turns: a pronoun with no name or noun phrase before it to refer to, or
+    an elliptical question ("what about…", a very short one, or "and…" with at most five words)."""
+    words = _TOKEN.findall(question)
+    if len(words) <= 3 or _ELLIPSIS.search(question) or (_OPENER.search(question) and len(words) <= 5):
+        return True
+    for i, match in enumerate(_TOKEN.finditer(question)):
+        low = match.group(0).lower()
+        if low == "that" and i and words[i - 1].lower() in _THAT_AFTER:
+            low = "this"
+        if low not in _PERSONAL and low not in _NEUTER:
+            continue
+        if low in {"this", "these", "those"} and _TIME.match(question, match.end()):
+            continue  # "this year's budget" is no reference
+        before = words[:i]
+        named = any(w[0].isupper() or w[0].isdigit() for w in before[1:]) or any(
+            w[0].isupper() and w.lower() not in STOPWORDS for w in before[:1])
+        phrase = low in _NEUTER and any(w.lower() in _DETERMINERS for w in before)
+        if not (named or phrase):
+            return True
+    return False
 
 
 def entities(text: str) -> list[str]:
