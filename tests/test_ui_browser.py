@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic"]
 TIMEOUT_MS = 90_000
+README_SHOT = Path(__file__).resolve().parents[1] / "docs" / "chat.png"  # linked from README.md
+UPDATE_SHOT = "RAG_UPDATE_SCREENSHOT"  # set to 1 to rewrite README_SHOT from this run
 SEED_Q = "Which article of the Russia–North Korea agreement commits the two sides to military assistance?"
 SEED_TITLE = "How sanctions are backfiring to fuel a new Eurasian alliance"
 EVIL_IMG = '<img src=x onerror="window.__pwned=1">'
@@ -83,6 +86,21 @@ def ask(page: sync_api.Page, question: str) -> sync_api.Locator:
     return page.locator("#chat .rag-answer").last
 
 
+def save_chat_shot(page: sync_api.Page, path: Path) -> Path:
+    """The page from its header to the question box, as a small palette PNG (the README's picture)."""
+    from PIL import Image
+
+    page.evaluate("window.scrollTo(0, 0)")
+    box = page.locator("#question").bounding_box()
+    assert box is not None
+    page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": page.viewport_size["width"],
+                                          "height": box["y"] + box["height"] + 70})
+    with Image.open(path) as img:
+        small = img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+    return path
+
+
 def test_streamed_answer_shows_sources_and_quote_in_context(page: sync_api.Page, tmp_path: Path) -> None:
     answer = ask(page, SEED_Q)
     assert "Article 4" in answer.locator(".rag-text").inner_text()
@@ -98,6 +116,11 @@ def test_streamed_answer_shows_sources_and_quote_in_context(page: sync_api.Page,
     assert highlighted.inner_text().strip() == quote
     context = source.locator("blockquote.rag-context").inner_text()
     assert len(context) > len(quote)  # the whole paragraph around the quote
+    shot = save_chat_shot(page, tmp_path / "readme-chat.png")
+    assert 10_000 < shot.stat().st_size < 300_000, shot.stat().st_size
+    if os.environ.get(UPDATE_SHOT) == "1":
+        README_SHOT.write_bytes(shot.read_bytes())
+        print(f"screenshot for the README: {README_SHOT}")
     answer.locator("a.rag-ref").first.click()  # a marker jumps to its source
     assert page.evaluate("location.hash") == "#t1-src-1"
     shot = tmp_path / "chat.png"
