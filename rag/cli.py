@@ -1,9 +1,10 @@
-"""The `rag` command: ingest | sources | ask | ui | eval. Errors become messages and exit codes here."""
+"""The `rag` command: ingest | sources | ask | remove | ui | eval. Errors become messages and exit codes here."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,9 +12,23 @@ from pathlib import Path
 from rag.errors import RagError
 
 EXIT_USAGE, EXIT_ERROR = 2, 1
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a command killed by a closed pipe returns (`rag sources | head -1`)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code; output to a closed pipe ends it quietly."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a closed pipe would print "Exception ignored"
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush writes nowhere
+        return EXIT_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -52,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", help="only articles dated on or before YYYY-MM-DD")
     p.add_argument("--extractive", action="store_true", help="use the extractive answerer even if an LLM is set")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("remove", help="remove documents from the index (an upload's stored file too)")
+    p.add_argument("doc_ids", nargs="+", metavar="ID", help="document ids, as `rag sources` lists them")
+    p.add_argument("-y", "--yes", action="store_true", help="remove without asking (for scripts)")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("ui", help="start the chat UI")
     p.add_argument("--host", default=None, help="bind address (default RAG_UI_HOST, 127.0.0.1)")
@@ -119,8 +139,44 @@ def cmd_sources(args: argparse.Namespace) -> int:
     for s in sources:
         title = display_title(s.title, s.source, s.doc_id)
         print(f"{s.doc_id:<24} {s.date:<10} {s.chunks:>6}  {s.author[:20]:<20} {s.outlet[:16]:<16} {title}")
-    print(f"{len(sources)} documents")
+    print(f"{len(sources)} document{'s' * (len(sources) != 1)}")
     return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from rag import get_engine
+    from rag.ingestion.metadata import display_title
+
+    engine = get_engine()
+    ids = list(dict.fromkeys(args.doc_ids))
+    known = {s.doc_id: s for s in engine.sources()}
+    engine.check_ids(ids)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("Error: nothing was removed: `rag remove` asks before removing, and there is no terminal to ask "
+                  "on. Add --yes to remove without asking.", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"Remove {_count(len(ids), 'document')} from the index? This cannot be undone.")
+        for d in ids:
+            info = known.get(d)
+            print(f"  {d}  {display_title(info.title, info.source, d) if info else '(not fully indexed)'}")
+        try:
+            reply = input("Remove? [y/N] ")
+        except EOFError:
+            reply = ""
+        if reply.strip().lower() not in ("y", "yes"):
+            print("Nothing was removed.")
+            return EXIT_ERROR
+    gone = engine.remove(ids)
+    for info in gone:
+        upload = info.source and Path(info.source).parent.resolve() == engine.uploads_dir.resolve()
+        print(f"removed {info.doc_id}{f' and its uploaded file {info.source}' if upload else ''}")
+    print(f"{_count(len(gone), 'document')} removed.")
+    return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -142,11 +198,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(f"  - {s}")
     if answer.citations:
         from rag.ingestion.metadata import display_title
+        from rag.text import quoted
 
         print("\nSources:")
         for c in answer.citations:
             head = ", ".join(x for x in (display_title(c.title, c.source, c.doc_id), c.outlet, c.date) if x)
-            print(f"  [{c.n}] {head} ({c.doc_id})\n      “{c.quote}”")
+            print(f"  [{c.n}] {head} ({c.doc_id})\n      {quoted(c.quote)}")
     return 0
 
 

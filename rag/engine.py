@@ -14,7 +14,7 @@ from rag.answering.context import gather, ms_since, scorers, sub_questions
 from rag.answering.decide import PACKAGED_REFUSAL, ROLE_CUTOFFS, Refusal, choose, read_refusal
 from rag.answering.evidence import sentences_of
 from rag.answering.generate import generate
-from rag.answering.retrieve import Filters
+from rag.answering.retrieve import Filters, require_known
 from rag.answering.synthesize import Draft, extract
 from rag.errors import InputError, LLMError
 from rag.ingestion.index import Indexer, sync_lexical
@@ -184,21 +184,35 @@ class Engine:
             self.refresh(force=True, own_write=True)
             return report
 
-    def remove(self, doc_ids: Sequence[str]) -> None:
+    @property
+    def uploads_dir(self) -> Path:
+        """Where the chat UI keeps uploaded files: the only copy of an upload the project stores."""
+        return Path(self.settings.data_dir) / "uploads"
+
+    def remove(self, doc_ids: Sequence[str]) -> list[SourceInfo]:
+        """Remove documents, and an uploaded one's stored file; an unknown id is an InputError and removes nothing."""
         with self._lock:
             self.refresh(force=True)
-            Indexer(self.settings, self.store, self.embedder, self.lexical).remove(doc_ids)
+            ids = list(dict.fromkeys(doc_ids))
+            require_known(ids, self._docs)
+            gone = [_source_info(d, self._docs[d]) for d in ids]
+            Indexer(self.settings, self.store, self.embedder, self.lexical).remove(ids)
             self.refresh(force=True, own_write=True)
+        uploads = self.uploads_dir.resolve()
+        for info in gone:
+            if info.source and Path(info.source).resolve().parent == uploads:
+                Path(info.source).unlink(missing_ok=True)
+        return gone
+
+    def check_ids(self, doc_ids: Sequence[str]) -> None:
+        """Raise InputError naming every id that no indexed document has."""
+        self.refresh()
+        require_known(doc_ids, self._docs)
 
     def sources(self) -> list[SourceInfo]:
         self.refresh()
-        return sorted(
-            (SourceInfo(doc_id=d, title=str(r.get("title", "")), outlet=str(r.get("outlet", "")),
-                        author=str(r.get("author", "")), date=str(r.get("date", "")), source=str(r.get("source", "")),
-                        chunks=int(r.get("chunks", 0) or 0), chars=int(r.get("chars", 0) or 0))
-             for d, r in self._docs.items() if r.get("status") == "complete"),
-            key=lambda s: s.doc_id,
-        )
+        return sorted((_source_info(d, r) for d, r in self._docs.items() if r.get("status") == "complete"),
+                      key=lambda s: s.doc_id)
 
     def document(self, doc_id: str) -> Document:
         found = self.store.doc_text(doc_id)
@@ -229,20 +243,23 @@ class Engine:
         question = self._validate(question)
         mode = options.get("mode") or self.mode
         llm = self.llm if mode != "extractive" else None
-        filters = Filters(doc_ids=tuple(options["doc_ids"]) if options.get("doc_ids") else None,
-                          date_from=options.get("date_from"), date_to=options.get("date_to"))
+        filters = Filters.checked(options.get("doc_ids"), options.get("date_from"), options.get("date_to"))
         self.refresh()
         if self.is_empty():
             yield EMPTY_INDEX
             yield Answer(question=question, text=EMPTY_INDEX, abstained=True, standalone_question=question,
                          mode=mode, notice=EMPTY_INDEX)
             return
+        allowed, note = filters.scope(self._complete, self._docs)
+        if allowed is not None and not allowed:
+            text = filters.nothing_matches()
+            yield text
+            yield Answer(question=question, text=text, abstained=True, standalone_question=question, mode=mode,
+                         notice=text)
+            return
         tick = time.perf_counter()
         standalone = condense(question, history, llm)
         timings["condense"] = ms_since(tick)
-        complete, allowed = self._complete, None  # not rebuilt per question: 11,605 records cost ~5 ms
-        if filters.active or len(complete) != len(self._docs):
-            allowed = {d for d in complete if filters.allows(d, str(self._docs[d].get("date", "")))}
         found = gather(standalone, store=self.store, lexical=self.lexical, embedder=self.embedder,
                        settings=self.settings, filters=filters, allowed=allowed, timings=timings,
                        doc_chunks=lambda d: int(self._docs.get(d, {}).get("chunks") or 0))
@@ -287,6 +304,7 @@ class Engine:
                 timings["synthesize"] = ms_since(tick)
                 _fill(answer, draft)
                 answer.mode, answer.notice = "extractive", f"{exc}"
+        answer.notice = " ".join(x for x in (answer.notice, note) if x)
         timings["total"] = ms_since(t0)
         answer.timings = {**timings}
         yield answer
@@ -322,6 +340,12 @@ class Engine:
 
 def _fill(answer: Answer, draft: Draft) -> None:
     answer.text, answer.citations, answer.abstained = draft.text, draft.citations, draft.abstained
+
+
+def _source_info(doc_id: str, r: dict[str, Any]) -> SourceInfo:
+    return SourceInfo(doc_id=doc_id, title=str(r.get("title", "")), outlet=str(r.get("outlet", "")),
+                      author=str(r.get("author", "")), date=str(r.get("date", "")), source=str(r.get("source", "")),
+                      chunks=int(r.get("chunks", 0) or 0), chars=int(r.get("chars", 0) or 0))
 
 
 def _meta(rec: dict[str, Any]) -> DocMeta:

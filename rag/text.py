@@ -118,3 +118,13 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             cur = m.end()
     emit(cur, end, True)
     return spans
+
+
+_QUOTE_MARKS = frozenset("\"'“”‘’«»„‚‹›「」")
+
+
+def quoted(text: str) -> str:
+    """A verbatim quote for display in “…”; one that begins or ends with a quotation mark of its own is shown as it
+    is (“We expect…” he said), never with two marks."""
+    text = text.strip()
+    return text if text[:1] in _QUOTE_MARKS or text[-1:] in _QUOTE_MARKS else f"“{text}”"

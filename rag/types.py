@@ -130,7 +130,7 @@ class IngestReport(BaseModel):
         line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
             f"{len(self.removed)} removed, {len(self.skipped) + len(self.duplicates)} skipped; "
-            f"{self.chunks_written} chunks written in {self.seconds:.1f}s"
+            f"{self.chunks_written} chunk{'s' * (self.chunks_written != 1)} written in {self.seconds:.1f}s"
         )
         if self.encodings:
             named = ", ".join(f"{Path(p).name} as {enc}" for p, enc in sorted(self.encodings.items())[:3])

@@ -30,7 +30,7 @@ D000 = "000_47bab1ff1479f7a2"
 Q_ARTICLE4 = "Which article of the Russia–North Korea agreement commits the two sides to military assistance?"
 RAG = Path(sys.executable).with_name("rag")
 SUMMARY = re.compile(r"^(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) removed, (\d+) skipped; "
-                     r"(\d+) chunks written in [\d.]+s$")
+                     r"(\d+) chunks? written in [\d.]+s$")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 import sys
 from pathlib import Path
 
@@ -33,6 +35,21 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the UI cannot listen on ``host:port`` (the port is taken, or the address is not this machine's), or None."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+            probe.bind(address)
+    except OSError as exc:
+        taken = exc.errno == errno.EADDRINUSE
+        why = "is already in use (another `rag ui`, or another program)" if taken else f"cannot be used ({exc})"
+        return (f"Cannot start the UI: port {port} on {host} {why}. Nothing was indexed or started. "
+                f"Choose another port with `rag ui --port {port + 1}` (or set RAG_UI_PORT), or stop what uses it.")
+    return None
 
 
 def build_app(engine: Engine) -> gr.Blocks:
@@ -155,6 +172,9 @@ def launch(host: str | None = None, port: int | None = None, *, engine: Engine |
     if auth is None and not is_loopback(host):
         print(REFUSAL.format(host=host), file=sys.stderr)
         return EXIT_REFUSED
+    if problem := port_problem(host, port):  # before the seeds are indexed, which takes a while
+        print(problem, file=sys.stderr)
+        return 1
     if engine is None:
         from rag import get_engine
 
