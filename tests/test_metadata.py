@@ -61,6 +61,10 @@ def test_existing_fields_win_and_empty_ones_are_filled() -> None:
     [
         ("By Jung E-gil, senior staff writer\nBody.", "Jung E-gil", ""),
         ("By T. Jayani, JadeTimes News\nBody.", "T. Jayani", "JadeTimes News"),
+        ("By Marta Oyelaran, Lakeside Courier\nBody.", "Marta Oyelaran", "Lakeside Courier"),
+        ("By Mara Kask, Baltic Ledger\n2025-03-04\nBody.", "Mara Kask", "Baltic Ledger"),
+        ("By Marta Oyelaran, Lakeside\nBody.", "Marta Oyelaran", ""),  # one word: a place as likely as an outlet
+        ("By Marta Oyelaran, staff reporter, Lakeside Courier\nBody.", "Marta Oyelaran", "Lakeside Courier"),
         ("Author: Irina KHALTURINA\nBody.", "Irina KHALTURINA", ""),
         ("By John Smith and Jane Doe | Reuters | June 25, 2024", "John Smith and Jane Doe", "Reuters"),
         ("By Jane Doe for The Diplomat\nBody.", "Jane Doe", "The Diplomat"),

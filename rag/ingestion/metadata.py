@@ -150,6 +150,15 @@ def _is_outlet(part: str) -> bool:
     return False
 
 
+def _is_proper_name(part: str) -> bool:
+    """Two to six capitalised words and no figures ('Lakeside Courier', 'The Baltic Ledger'). After the author in a
+    byline such a part names the outlet; a single word (a place, a desk) needs ``_is_outlet``'s signs."""
+    tokens = part.split()
+    return (2 <= len(tokens) <= 6 and tokens[0][:1].isupper() and not _AND.search(part)
+            and not any(ch.isdigit() for ch in part)
+            and all(t[:1].isupper() or t in ("of", "the", "on", "de", "du", "la", "le") for t in tokens))
+
+
 def _parse_byline(rest: str) -> tuple[str, str]:
     """``(author, outlet)`` from the part of a byline after "By"; empty strings when it does not parse."""
     rest = rest.strip().rstrip(".")
@@ -169,7 +178,7 @@ def _parse_byline(rest: str) -> tuple[str, str]:
     for part in parts[1:]:
         if parse_date(part) or _is_role(part):
             continue
-        if not outlet and _is_outlet(part):
+        if not outlet and (_is_outlet(part) or _is_proper_name(part)):
             outlet = part.strip()
     return author, outlet
 
