@@ -84,7 +84,7 @@ def cold_start(data_dir: Path, question: str) -> tuple[float, float]:
     """Fresh ``rag ask`` process on the built index: seconds to the first answer line, and to exit."""
     env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_LLM": "none"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ask", question], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "rag_cli", "ask", question], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     first = proc.stdout.readline()

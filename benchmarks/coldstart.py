@@ -39,7 +39,7 @@ QUESTION = "Who did Putin meet in Hanoi?"
 _PROBE = """
 import sys, time
 t0 = time.perf_counter()
-from rag.cli import main
+from rag_cli import main
 code = main(["ask", sys.argv[1]])
 sys.stdout.flush()
 print("HEAVY=" + ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
@@ -91,7 +91,7 @@ def ui_first_answer(data_dir: Path, question: str) -> tuple[float, float]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ui", "--port", str(port)], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "rag_cli", "ui", "--port", str(port)], cwd=REPO,
                             env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = tempfile.TemporaryDirectory(prefix="rag-bench-cold-")
     data_dir = args.data_dir or Path(tmp.name)
-    build = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(SEEDS)], cwd=REPO, env=_env(data_dir),
+    build = subprocess.run([sys.executable, "-m", "rag_cli", "ingest", str(SEEDS)], cwd=REPO, env=_env(data_dir),
                            capture_output=True, text=True)
     if build.returncode != 0:
         raise RuntimeError(f"rag ingest failed: {build.stderr[-2000:]}")

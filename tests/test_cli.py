@@ -1,6 +1,6 @@
 """The `rag` command: ingest, sources and ask, their output, JSON and error messages.
 
-Most commands run in-process through rag.cli.main (the console script's entry point) with the engine the CLI
+Most commands run in-process through rag_cli.main (the console script's entry point) with the engine the CLI
 would build, sharing one embedder; error cases and one answer run as real `rag` processes.
 """
 
@@ -20,8 +20,8 @@ import pytest
 
 import rag
 from rag import Engine, Settings
-from rag.cli import main
 from rag.providers import LocalEmbedder
+from rag_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

@@ -10,7 +10,7 @@ import pytest
 
 import rag
 from rag import Engine, Settings
-from rag.cli import main
+from rag_cli import main
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEED_IDS = sorted(p.stem for p in SEEDS.glob("*.txt"))

@@ -12,8 +12,8 @@ import pytest
 import rag
 from eval.judge import Judge, VerdictCache, parse_score, parse_yes_no
 from eval.run import GATE_METRICS, check_gates, parse_gates
-from rag.cli import main
 from rag.types import Answer, Citation
+from rag_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions" / "seeds.jsonl"

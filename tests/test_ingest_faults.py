@@ -30,12 +30,12 @@ D000 = SEED_000.stem
 Q_ARTICLE4 = "Which article of the Russia–North Korea agreement commits the two sides to military assistance?"
 N_ARTICLES, CORPUS_SEED = 40, 3
 
-# `rag ingest DIR` (rag.cli.main), flushing every 16 chunks instead of 512 so a small corpus makes several write
+# `rag ingest DIR` (rag_cli.main), flushing every 16 chunks instead of 512 so a small corpus makes several write
 # batches, and SIGKILLing itself right after the 2nd batch's chunks are written: the 1st batch is complete, the 2nd
 # is written but still marked "pending", the rest is not written at all. A deterministic kill -9 mid-ingest.
 KILLED_INGEST = """
 import importlib, os, signal, sys
-from rag.cli import main
+from rag_cli import main
 from rag.store import Store
 
 index = importlib.import_module("rag.ingestion.index")  # `rag.ingest` the attribute is the function rag.ingest()

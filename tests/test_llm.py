@@ -149,7 +149,7 @@ def test_eval_with_an_llm_judges_for_real_and_caches_the_verdicts(llama_server, 
     import json
 
     import rag
-    from rag.cli import main
+    from rag_cli import main
 
     rows = [json.loads(line) for line in open("eval/questions/seeds.jsonl", encoding="utf-8")]
     picked = [r for r in rows if r["answerable"] and "history" not in r][:1]

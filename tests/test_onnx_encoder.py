@@ -98,7 +98,7 @@ def test_rag_ask_imports_no_training_framework(seeds_dir: Path, isolated_data_di
     rag._engine = None
     probe = (
         "import sys\n"
-        "from rag.cli import main\n"
+        "from rag_cli import main\n"
         "code = main(['ask', 'Who did Putin meet in Hanoi?'])\n"
         "heavy = ['torch', 'sentence_transformers', 'transformers', 'llama_index.core', 'gradio', 'matplotlib']\n"
         "print('IMPORTED=' + ','.join(m for m in heavy if m in sys.modules), 'CODE=%d' % code)\n"

@@ -1,4 +1,8 @@
-"""The `rag` command: ingest | sources | ask | remove | ui | eval. Errors become messages and exit codes here."""
+"""The `rag` command: ingest | sources | ask | remove | ui | eval. Errors become messages and exit codes here.
+
+It sits above the library and its front ends: it imports `rag`, and `ui` and `eval` for their commands, while
+nothing under `rag/` imports it (tests/test_import_graph.py).
+"""
 
 from __future__ import annotations
 
@@ -229,6 +233,3 @@ def _progress_bar():
     update.close = bar.close  # type: ignore[attr-defined]
     return update
 
-
-if __name__ == "__main__":
-    sys.exit(main())
