@@ -53,7 +53,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium chromium-driver; }
 
 test: setup-local setup-dev browser
-	$(VENV)/bin/ruff check rag ui eval benchmarks tests scripts
+	$(VENV)/bin/ruff check rag rag_cli ui eval benchmarks tests scripts
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory eval-gate
 
@@ -104,7 +104,7 @@ bench-archive: setup
 	$(PY) -m benchmarks.archive --server
 
 lint: setup-dev
-	$(VENV)/bin/ruff check rag ui eval benchmarks tests scripts
+	$(VENV)/bin/ruff check rag rag_cli ui eval benchmarks tests scripts
 
 clean:
 	rm -rf .rag eval/reports benchmarks/out
