@@ -16,6 +16,7 @@ from ui.render import (
     render_error,
     render_question,
     render_remove_prompt,
+    render_sources_list,
     render_sources_table,
     render_streaming,
     render_upload_report,
@@ -212,3 +213,39 @@ def test_upload_report() -> None:
     assert "Received" not in html
     assert "Indexed 1 document" in html and "zorvian" in html and "bad.pdf" in html and "/x/" not in html
     assert "&lt;b&gt;" in html and "orig" in html and "evil.exe" in html
+
+
+def test_a_quote_that_opens_with_a_quotation_mark_gets_no_second_one() -> None:
+    quote = "“We expect growth,” he said."
+    html = render_answer(_answer("Growth is expected. [1]", [_cite(1, quote)]))
+    assert "““" not in html and f"<blockquote class=\"rag-quote\">{quote}</blockquote>" in html
+    plain = render_answer(_answer("It covers lithium. [1]", [_cite(1, "It covers lithium.")]))
+    assert "“It covers lithium.”" in plain
+
+
+def test_an_overlong_question_is_shown_by_its_start_and_length_only() -> None:
+    question = "Why " + "<b>x</b>" * 10_000
+    html = render_question(question, max_chars=2000)
+    assert len(html) < 1000 and "80,004 characters; not shown in full" in html and "&lt;b&gt;" in html
+    assert render_question("Who signed?", max_chars=2000) == '<div class="rag-q">Who signed?</div>'
+
+
+def test_sources_list_shows_each_documents_title_id_outlet_author_and_date_escaped() -> None:
+    html = render_sources_list([SourceInfo(doc_id="d1", title=EVIL_TITLE, outlet="Lakeside Courier",
+                                           author="Marta Oyelaran", date="2025-03-04"),
+                                SourceInfo(doc_id="d2", title="", source="/up/kelp_farm.txt")])
+    _no_raw_tags(html)
+    assert html.count('class="rag-list-item"') == 2
+    for part in ("Accord &lt;img", "<code>d1</code>", "Lakeside Courier", "Marta Oyelaran", "2025-03-04",
+                 "<code>d2</code>", "Kelp farm"):
+        assert part in html, part
+    assert "No documents are indexed" in render_sources_list([])
+
+
+def test_upload_report_shows_the_notes_and_the_warnings_of_the_ingest() -> None:
+    report = IngestReport(added=["storm~1a2b3c4d"], warnings={"/data/uploads/storm~1a2b3c4d.txt": "3 bytes <replaced>"})
+    html = render_upload_report(report, [], {"storm~1a2b3c4d.txt": "storm.txt"},
+                                notes=["storm.txt: a second document, storm~1a2b3c4d"])
+    assert "storm.txt: a second document, storm~1a2b3c4d" in html
+    assert "storm~1a2b3c4d.txt: 3 bytes &lt;replaced&gt;" in html and "/data/" not in html
+

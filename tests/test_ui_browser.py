@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 
 from rag.engine import Engine
 from rag.settings import Settings
@@ -25,6 +27,7 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic"]
 TIMEOUT_MS = 90_000
+BACKGROUND = "el => getComputedStyle(el).backgroundColor"
 README_SHOT = Path(__file__).resolve().parents[1] / "docs" / "chat.png"  # linked from README.md
 UPDATE_SHOT = "RAG_UPDATE_SCREENSHOT"  # set to 1 to rewrite README_SHOT from this run
 SEED_Q = "Which article of the Russia–North Korea agreement commits the two sides to military assistance?"
@@ -167,7 +170,7 @@ NARROW_CELLS = """() => {
     }
     return Math.max(1, tops.size);
   };
-  return [...document.querySelectorAll('#sources th, #sources td, #sources [role=gridcell]')]
+  return [...document.querySelectorAll('#sources-list li strong, #sources-list li .rag-meta')]
     .filter(c => c.getClientRects().length && c.getBoundingClientRect().height > 0)
     .map(c => {
       const probe = document.createElement('span');
@@ -182,17 +185,53 @@ NARROW_CELLS = """() => {
 }"""
 
 
+def test_a_refused_oversized_upload_clears_the_earlier_status(page: sync_api.Page, tmp_path: Path) -> None:
+    page.get_by_role("tab", name="Sources").click()
+    note = tmp_path / "kelp.txt"
+    note.write_text("Kelp farm opens off Orkney\n\nA kelp farm opened off Orkney, the first in the islands.\n",
+                    encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(note))
+    status = page.locator("#upload-status")
+    sync_api.expect(status).to_contain_text("Indexed 1 document")
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * (11 * 1024 * 1024 // 5))  # over the 10 MB limit: Gradio refuses it itself
+    page.set_input_files("#upload input[type=file]", str(big))
+    sync_api.expect(status).not_to_contain_text("Indexed")  # the earlier status is gone, not left to mislead
+    assert status.inner_text().strip() == ""
+    shot = tmp_path / "refused-upload.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+
+
 def test_sources_tab_and_chat_are_readable_at_phone_width(page: sync_api.Page, tmp_path: Path) -> None:
     phone = page.context.new_page()
     phone.set_viewport_size({"width": 390, "height": 844})
     phone.goto(page.url, wait_until="domcontentloaded")
+    phone.wait_for_selector("#question textarea")
+    phone.wait_for_timeout(1500)  # the page's script has run, and any focus has scrolled
+    sync_api.expect(phone.locator("#header h1")).to_be_in_viewport(ratio=1)  # the title is on screen on load
+    assert phone.evaluate("window.scrollY") == 0
+    shot = tmp_path / "phone-load.png"
+    phone.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+
     phone.get_by_role("tab", name="Sources").click()
-    phone.wait_for_selector("#sources [role=gridcell][data-col=\"1\"]")
-    sync_api.expect(phone.locator("#sources")).to_contain_text(SEED_TITLE)
+    sync_api.expect(phone.locator("#sources-list")).to_contain_text(SEED_TITLE)
+    sync_api.expect(phone.locator("#sources")).to_be_hidden()  # the wide table gives way to the list
+    table, _ = Client(page.url, verbose=False).predict(api_name="/sources")
+    assert len(table["data"]) >= 5
+    for doc_id, title, outlet, _author, date, _chunks in table["data"]:  # each document: title, id, outlet, date
+        item = phone.locator(f'#sources-list li[data-doc="{doc_id}"]')
+        sync_api.expect(item).to_be_visible()
+        text = item.inner_text()
+        assert all(x in text for x in (title, doc_id, outlet, date)), (text, title, outlet, date)
+    assert phone.evaluate("el => el.scrollHeight <= el.clientHeight + 1", phone.locator("#sources-list").element_handle())
     shot = tmp_path / "phone-sources.png"
     phone.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}")
-    assert phone.evaluate(NARROW_CELLS) == []  # every cell at least four characters wide, none one letter a line
+    assert phone.evaluate(NARROW_CELLS) == []  # every line at least four characters wide, none one letter a line
+    r, g, b = map(int, re.findall(r"\d+", phone.eval_on_selector("#remove-doc", BACKGROUND))[:3])
+    assert r > 150 and g < 100 and b < 100  # the destructive button is red here too
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
     label = phone.locator("#upload label[data-testid=block-label]").bounding_box()
     icon = phone.locator("#upload [data-testid=upload-icon]").bounding_box()
@@ -218,6 +257,9 @@ def test_removing_a_document_takes_a_confirming_second_click(page: sync_api.Page
     sync_api.expect(page.locator("#doc-view")).to_contain_text("cannot be undone")
     sync_api.expect(page.locator("#doc-view")).to_contain_text(SEED_TITLE)
     sync_api.expect(confirm).to_be_visible()
+    for button in ("#remove-doc", "#confirm-remove", "#open-doc"):  # destructive ones red, the others not
+        r, g, b = map(int, re.findall(r"\d+", page.eval_on_selector(button, BACKGROUND))[:3])
+        assert (r > 150 and g < 100 and b < 100) is (button != "#open-doc"), (button, r, g, b)
     page.click("#open-doc")  # any other action disarms
     sync_api.expect(confirm).to_be_hidden()
     sync_api.expect(page.locator("#sources")).to_contain_text(SEED_TITLE)

@@ -16,7 +16,7 @@ from rag.settings import Settings
 from ui import render
 from ui.examples import examples_for
 from ui.handlers import Handlers
-from ui.theme import CSS, THEME, header_html
+from ui.theme import CSS, JS, THEME, header_html
 
 EXIT_REFUSED = 2
 SEEDS = Path("seeds")
@@ -75,13 +75,23 @@ def build_app(engine: Engine) -> gr.Blocks:
                                 "expand a quote to read it in its paragraph.")
                 with gr.Row(equal_height=True):
                     msg = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False,
-                                     elem_id="question", scale=8, lines=1, max_lines=4, autofocus=True)
+                                     elem_id="question", scale=8, lines=1, max_lines=4)  # focused by JS
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 with gr.Row():
                     stop = gr.Button("■ Stop", size="sm", scale=0, min_width=110, elem_id="stop")
                     retry = gr.Button("↻ Retry", size="sm", scale=0, min_width=110, elem_id="retry")
                     clear = gr.Button("Clear chat", size="sm", scale=0, min_width=110, elem_id="clear")
+                with gr.Accordion("Filters", open=False, elem_id="filters"):
+                    with gr.Row():
+                        only = gr.Dropdown(choices=render.document_choices(indexed), value=[], multiselect=True,
+                                           allow_custom_value=True, label="Only these documents", scale=2,
+                                           elem_id="filter-docs")
+                        since = gr.Textbox("", label="From (YYYY-MM-DD)", max_lines=1, scale=1, elem_id="filter-from")
+                        until = gr.Textbox("", label="To (YYYY-MM-DD)", max_lines=1, scale=1, elem_id="filter-to")
+                    gr.Markdown("A date range also keeps the articles that have no date (it cannot place them); "
+                                "the answer says which.", elem_classes=["rag-meta"])
             with gr.Tab("Sources", id="sources"):
+                listed = gr.HTML(render.render_sources_list(indexed), elem_id="sources-list")  # narrow screens
                 table = gr.Dataframe(headers=render.SOURCE_HEADERS, value=[], interactive=False, wrap=True,
                                      label="Indexed articles (click a row to read it)", elem_id="sources",
                                      column_widths=["19%", "36%", "14%", "14%", "10%", "7%"], max_height=360,
@@ -103,13 +113,14 @@ def build_app(engine: Engine) -> gr.Blocks:
                                         file_count="multiple", file_types=list(render.UPLOAD_TYPES), type="filepath",
                                         height=170, elem_id="upload")
                         status = gr.HTML(elem_id="upload-status")
+                        started = gr.Button("New upload", visible="hidden", elem_id="upload-started")  # clicked by JS
 
-        outs = [chat, turns, msg]
+        outs, filters = [chat, turns, msg], [only, since, until]
         runs = [
-            msg.submit(h.respond, [msg, turns], outs, api_name="chat"),
-            ask.click(h.respond, [msg, turns], outs, api_visibility="private"),
-            retry.click(h.retry, [turns], outs, api_name="retry"),
-            chat.example_select(h.example, [turns], outs, api_visibility="private"),
+            msg.submit(h.respond, [msg, turns, *filters], outs, api_name="chat"),
+            ask.click(h.respond, [msg, turns, *filters], outs, api_visibility="private"),
+            retry.click(h.retry, [turns, *filters], outs, api_name="retry"),
+            chat.example_select(h.example, [turns, *filters], outs, api_visibility="private"),
         ]
         stop.click(h.stop, [turns], [chat, turns], cancels=runs, api_visibility="private")
         clear.click(lambda: ([], [], ""), None, outs, api_name="clear", queue=False)
@@ -121,6 +132,8 @@ def build_app(engine: Engine) -> gr.Blocks:
         remove_btn.click(h.arm_remove, [pick], [viewer, confirm_btn, armed], api_name="remove")
         confirm_btn.click(h.remove, [pick, armed], [viewer, table, pick, confirm_btn, armed], api_name="confirm_remove")
         files.upload(h.upload, [files], [status, table, pick, files], api_name="upload")
+        started.click(lambda: "", None, [status], api_visibility="private", queue=False)  # no stale status
+        table.change(h.lists, None, [only, listed], api_visibility="private")
         for other in (pick.input, open_btn.click, table.select, files.upload, msg.submit, ask.click):
             other(h.disarm, None, [confirm_btn, armed], api_visibility="private", queue=False)
     return app
@@ -131,7 +144,7 @@ def serve(app: gr.Blocks, host: str, port: int, auth: tuple[str, str] | None = N
     """Start the server without blocking (``app.block_thread()`` waits; ``app.close()`` stops)."""
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, auth=auth, prevent_thread_lock=True, quiet=True, share=False,
-               inbrowser=False, show_error=False, theme=THEME, css=CSS, ssr_mode=False,
+               inbrowser=False, show_error=False, theme=THEME, css=CSS, js=JS, ssr_mode=False,
                max_file_size=int(upload_max_mb * 1024 * 1024) if upload_max_mb else None)
     return app
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from rag.engine import Engine
 from rag.errors import RagError
@@ -28,52 +29,65 @@ class Handlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.uploads = Path(engine.settings.data_dir) / "uploads"
+        self.uploads = engine.uploads_dir
+        self.max_chars = engine.settings.max_question_chars
 
     # --- chat -----------------------------------------------------------------------
-    def respond(self, message: str, turns: list[Turn] | None) -> Iterator[ChatOut]:
+    def respond(self, message: str, turns: list[Turn] | None, doc_ids: Sequence[str] | None = None,
+                date_from: str = "", date_to: str = "") -> Iterator[ChatOut]:
+        """Answer a question (within the filters: documents and a YYYY-MM-DD date range), streaming the answer."""
         turns = [_settle(t) for t in turns or []]
         question = (message or "").strip()
         if not question:
-            yield _messages(turns), turns, ""
+            yield self._messages(turns), turns, ""
             return
+        filters = {"doc_ids": list(doc_ids or []), "date_from": date_from or "", "date_to": date_to or ""}
         history = [m for t in turns if t["answer"] for m in (
             {"role": "user", "content": t["question"]}, {"role": "assistant", "content": t["answer"]})]
         turn: Turn = {"question": question, "answer": "", "html": render.render_streaming(""), "done": False}
         turns = [*turns, turn]
-        yield _messages(turns), turns, ""
+        yield self._messages(turns), turns, ""
         streamed = ""
         try:
-            for item in self.engine.stream_answer(question, history):
+            for item in self.engine.stream_answer(question, history, **filters):
                 if isinstance(item, Answer):
                     html = render.render_answer(item, self._paragraphs(item), anchor=f"t{len(turns)}")
                     turn.update(answer=item.text, html=html, done=True)
                 else:
                     streamed += item
                     turn["html"] = render.render_streaming(streamed)
-                yield _messages(turns), turns, ""
+                yield self._messages(turns), turns, ""
         except RagError as exc:
             turn.update(html=render.render_error(str(exc)), done=True)
         except Exception:
             log.exception("answering %r failed", question)
             turn.update(html=render.render_error(CRASH), done=True)
-        yield _messages(turns), turns, ""
+        yield self._messages(turns), turns, ""
 
-    def retry(self, turns: list[Turn] | None) -> Iterator[ChatOut]:
+    def retry(self, turns: list[Turn] | None, doc_ids: Sequence[str] | None = None, date_from: str = "",
+              date_to: str = "") -> Iterator[ChatOut]:
         turns = list(turns or [])
         if not turns:
             yield [], [], ""
             return
-        yield from self.respond(turns[-1]["question"], turns[:-1])
+        yield from self.respond(turns[-1]["question"], turns[:-1], doc_ids, date_from, date_to)
 
-    def example(self, evt: gr.SelectData, turns: list[Turn] | None) -> Iterator[ChatOut]:
+    def example(self, evt: gr.SelectData, turns: list[Turn] | None, doc_ids: Sequence[str] | None = None,
+                date_from: str = "", date_to: str = "") -> Iterator[ChatOut]:
         value = evt.value
         text = value.get("text", "") if isinstance(value, dict) else str(value or "")
-        yield from self.respond(text, turns)
+        yield from self.respond(text, turns, doc_ids, date_from, date_to)
 
     def stop(self, turns: list[Turn] | None) -> tuple[list[dict[str, str]], list[Turn]]:
         turns = [_settle(t) for t in turns or []]
-        return _messages(turns), turns
+        return self._messages(turns), turns
+
+    def _messages(self, turns: list[Turn]) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for t in turns:
+            out += [{"role": "user", "content": render.render_question(t["question"], self.max_chars)},
+                    {"role": "assistant", "content": t["html"]}]
+        return out
 
     def _paragraphs(self, answer: Answer) -> dict[int, str]:
         texts: dict[str, str] = {}
@@ -98,6 +112,14 @@ class Handlers:
             log.exception("listing sources failed")
             raise gr.Error(FAILED.format(what="Listing the documents")) from exc
         return rows, gr.update(choices=render.document_choices(sources))
+
+    def lists(self) -> tuple[dict[str, Any], str]:
+        """What follows the Sources table: the filter's document choices and the list shown on narrow screens."""
+        try:
+            sources = self.engine.sources()
+        except RagError as exc:
+            return gr.update(), render.render_status(str(exc), ok=False)
+        return gr.update(choices=render.document_choices(sources)), render.render_sources_list(sources)
 
     def open_document(self, doc_id: str | None) -> str:
         if not doc_id:
@@ -141,12 +163,8 @@ class Handlers:
                                            ok=False)
         else:
             try:
-                info = next((s for s in self.engine.sources() if s.doc_id == doc_id), None)
-                source = info.source if info else ""
-                self.engine.remove([doc_id])
-                if source and Path(source).resolve().parent == self.uploads.resolve():
-                    Path(source).unlink(missing_ok=True)
-                name = f"“{render.title_of(info)}” ({doc_id})" if info else doc_id
+                (info,) = self.engine.remove([doc_id])  # an upload's stored file goes with it
+                name = f"“{render.title_of(info)}” ({doc_id})"
                 message = render.render_status(f"Removed {name} from the index.")
             except RagError as exc:
                 message = render.render_status(str(exc), ok=False)
@@ -158,58 +176,87 @@ class Handlers:
 
     def upload(self, files: list[str] | str | None, progress: gr.Progress = _PROGRESS
                ) -> tuple[str, list[list[str]], dict[str, Any], None]:
-        paths = [files] if isinstance(files, str) else list(files or [])
+        """Store each acceptable file under uploads/ (a name already taken by another article makes a second
+        document, never a replacement), index them, and delete Gradio's temporary copies."""
+        paths = [Path(p) for p in ([files] if isinstance(files, str) else list(files or []))]
         refused: list[str] = []
+        notes: list[str] = []
         accepted: dict[str, Path] = {}  # stored name -> the uploaded file (its name as the user gave it)
         max_mb = self.engine.settings.upload_max_mb
-        for p in map(Path, paths):
-            problem = render.upload_problem(p.name, p.stat().st_size if p.is_file() else 0, max_mb)
-            safe = render.safe_upload_name(p.name)
-            if problem or safe is None:
-                refused.append(problem or f"{p.name}: refused.")
-                continue
-            stem, _, ext = safe.rpartition(".")
-            n = 1
-            while safe in accepted:  # two names that read the same once made safe: both kept
-                n += 1
-                safe = f"{stem}_{n}.{ext}"
-            accepted[safe] = p
-        report = None
-        if accepted:
-            try:
-                self.uploads.mkdir(parents=True, exist_ok=True)
-                targets = []
-                for safe, src in accepted.items():
-                    dest = self.uploads / safe
-                    if dest.resolve().parent != self.uploads.resolve():
-                        refused.append(f"{src.name}: refused.")
-                        continue
-                    shutil.copyfile(src, dest)
-                    targets.append(dest)
-                progress(0, desc="Indexing…")
-                report = self.engine.ingest(
-                    targets, progress=lambda done, total, name: progress((done, total), desc=f"Indexing {name}"))
-            except RagError as exc:
-                refused.append(str(exc))
-            except OSError as exc:
-                refused.append(f"Could not store the upload: {exc.strerror or exc}.")
-            except Exception:
-                log.exception("indexing the upload failed")
-                refused.append(FAILED.format(what="Indexing the upload"))
+        try:
+            for p in paths:
+                problem = render.upload_problem(p.name, p.stat().st_size if p.is_file() else 0, max_mb)
+                safe = render.safe_upload_name(p.name)
+                if problem or safe is None:
+                    refused.append(problem or f"{p.name}: refused.")
+                    continue
+                stem, _, ext = safe.rpartition(".")
+                n = 1
+                while safe in accepted:  # two names that read the same once made safe: both kept
+                    n += 1
+                    safe = f"{stem}_{n}.{ext}"
+                accepted[safe] = p
+            report = self._index(accepted, refused, notes, progress) if accepted else None
+        finally:
+            for p in paths:
+                _discard(p)  # Gradio's temporary copy: the one under uploads/ is the only one kept
         rows, choices = self.sources()
-        stored = {safe: src.name for safe, src in accepted.items()}
         titles = {row[0]: row[1] for row in rows}
-        return render.render_upload_report(report, refused, stored, titles), rows, choices, None
+        stored = {safe: src.name for safe, src in accepted.items()}
+        return render.render_upload_report(report, refused, stored, titles, notes), rows, choices, None
+
+    def _index(self, accepted: dict[str, Path], refused: list[str], notes: list[str], progress: gr.Progress
+               ) -> Any:
+        """Copy the accepted files into uploads/ and index them; ``accepted`` is updated with the names used."""
+        try:
+            self.uploads.mkdir(parents=True, exist_ok=True)
+            home = self.uploads.resolve()
+            owners = {Path(s.source).resolve(): s.doc_id for s in self.engine.sources() if s.source}
+            targets = []
+            for safe, src in list(accepted.items()):
+                dest, data = self.uploads / safe, src.read_bytes()
+                if dest.resolve().parent != home:
+                    refused.append(f"{src.name}: refused.")
+                    del accepted[safe]
+                    continue
+                owner = owners.get(dest.resolve())
+                if owner is not None and dest.read_bytes() != data:  # the name is another article's
+                    stem, _, ext = safe.rpartition(".")
+                    second = f"{stem}~{hashlib.sha1(data).hexdigest()[:8]}.{ext}"
+                    notes.append(f"{src.name}: a different file of that name was uploaded before (document {owner}), "
+                                 f"so this one is a second document, {second.rpartition('.')[0]}; the first is "
+                                 "unchanged.")
+                    accepted[second] = accepted.pop(safe)
+                    dest = self.uploads / second
+                dest.write_bytes(data)
+                targets.append(dest)
+            progress(0, desc="Indexing…")
+            return self.engine.ingest(
+                targets, progress=lambda done, total, name: progress((done, total), desc=f"Indexing {name}"))
+        except RagError as exc:
+            refused.append(str(exc))
+        except OSError as exc:
+            refused.append(f"Could not store the upload: {exc.strerror or exc}.")
+        except Exception:
+            log.exception("indexing the upload failed")
+            refused.append(FAILED.format(what="Indexing the upload"))
+        return None
+
+
+def _discard(path: Path) -> None:
+    """Delete an uploaded file from Gradio's upload folder (and its folder, once empty); nothing outside it."""
+    folder = Path(get_upload_folder()).resolve()
+    try:
+        target = path.resolve()
+        if folder not in target.parents:
+            return
+        target.unlink(missing_ok=True)
+        if target.parent != folder and not any(target.parent.iterdir()):
+            target.parent.rmdir()
+    except OSError:
+        log.warning("could not delete the temporary upload %s", path)
 
 
 def _settle(turn: Turn) -> Turn:
     """Mark an answer whose stream was stopped."""
     return turn if turn.get("done") else {**turn, "html": render.render_stopped(turn["html"]), "done": True}
-
-
-def _messages(turns: list[Turn]) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    for t in turns:
-        out += [{"role": "user", "content": render.render_question(t["question"])},
-                {"role": "assistant", "content": t["html"]}]
-    return out

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 from rag.ingestion.metadata import display_title
+from rag.text import quoted
 from rag.types import Answer, Citation, Document, IngestReport, SourceInfo
 
 UPLOAD_TYPES: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf")
@@ -17,6 +18,7 @@ _MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _STEM_BYTES = 120  # a stored upload's name without its extension, in UTF-8 bytes (file systems allow 255)
 _RESERVED = frozenset(["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))])
 _PARAGRAPH_CHARS = 1200
+_QUESTION_SHOWN = 200  # characters of a rejected, overlong question shown back in the chat
 
 
 def _esc(text: str) -> str:
@@ -101,7 +103,7 @@ def _source_item(c: Citation, anchor: str, paragraph: str | None) -> str:
     head = (f'<div class="rag-src-head"><span class="rag-n">[{c.n}]</span> <strong class="rag-title">{title}</strong>'
             f"{meta_html}"
             f' <code class="rag-doc">{escape(c.doc_id)}</code></div>')
-    quote = f"“{_esc(c.quote)}”"
+    quote = _esc(quoted(c.quote))
     if paragraph:
         body = (f'<details class="rag-quote"><summary>{quote}</summary>'
                 f'<blockquote class="rag-context">{paragraph}</blockquote></details>')
@@ -163,9 +165,13 @@ def render_streaming(text: str) -> str:
     return f'<div class="rag-answer rag-streaming"><div class="rag-text">{_paragraphs(text) or "<p>…</p>"}</div></div>'
 
 
-def render_question(text: str) -> str:
-    """A user's message, escaped so that no markup in it is interpreted."""
-    return f'<div class="rag-q">{_esc(text.strip())}</div>'
+def render_question(text: str, max_chars: int | None = None) -> str:
+    """A user's message, escaped so that no markup in it is interpreted; one over ``max_chars`` (rejected as too
+    long) is shown by its start and its length, not echoed in full."""
+    text = text.strip()
+    if max_chars is not None and len(text) > max_chars:
+        text = f"{text[:_QUESTION_SHOWN].rstrip()}… ({len(text):,} characters; not shown in full)"
+    return f'<div class="rag-q">{_esc(text)}</div>'
 
 
 def render_error(message: str, title: str = "Could not answer") -> str:
@@ -181,6 +187,18 @@ def render_stopped(html: str) -> str:
 def render_sources_table(sources: Iterable[SourceInfo]) -> list[list[str]]:
     """Rows for the Sources table (shown as plain text cells), in SOURCE_HEADERS order."""
     return [[s.doc_id, title_of(s), s.outlet, s.author, s.date, str(s.chunks)] for s in sources]
+
+
+def render_sources_list(sources: Iterable[SourceInfo]) -> str:
+    """The indexed documents as a list for narrow screens: each one's title, then its id, outlet, author and date."""
+    items = []
+    for s in sources:
+        meta = " · ".join(f"<span>{escape(x)}</span>" for x in (s.outlet, s.author, s.date) if x)
+        items.append(f'<li class="rag-list-item" data-doc="{escape(s.doc_id)}"><strong>{_esc(title_of(s))}</strong>'
+                     f'<div class="rag-meta"><code>{escape(s.doc_id)}</code>{" · " if meta else ""}{meta}</div></li>')
+    if not items:
+        return '<div class="rag-list rag-meta">No documents are indexed yet: upload articles below.</div>'
+    return f'<ol class="rag-list">{"".join(items)}</ol>'
 
 
 def document_choices(sources: Iterable[SourceInfo]) -> list[tuple[str, str]]:
@@ -237,13 +255,14 @@ def title_of(source: SourceInfo) -> str:
 
 
 def render_upload_report(report: IngestReport | None, refused: Sequence[str], indexed: Mapping[str, str],
-                         titles: Mapping[str, str] | None = None) -> str:
+                         titles: Mapping[str, str] | None = None, notes: Sequence[str] = ()) -> str:
     """The outcome of an upload: what was indexed, what was refused or skipped, and why. ``indexed`` maps each
     stored file name to the name it was uploaded with (a renamed file is reported under both); ``titles`` maps
-    document ids to titles, shown beside the ids."""
+    document ids to titles, shown beside the ids; ``notes`` are what else the user should know."""
     titles = titles or {}
     lines: list[str] = [f'<div class="rag-ok">Received {escape(original)}, stored as <code>{escape(stored)}</code>.</div>'
                         for stored, original in indexed.items() if stored != original]
+    lines += [f'<div class="rag-ok">{_esc(note)}</div>' for note in notes]
     if report is not None:
         new = [*report.added, *report.updated]
         if new:
@@ -253,6 +272,8 @@ def render_upload_report(report: IngestReport | None, refused: Sequence[str], in
                          "You can ask about it in the Chat tab now.</div>")
         for d in report.unchanged:
             lines.append(f'<div class="rag-ok">Already indexed, unchanged: <code>{escape(d)}</code></div>')
+        for path, note in report.warnings.items():
+            lines.append(f'<div class="rag-warn">{escape(_basename(path))}: {_esc(note)}</div>')
         for path, reason in report.skipped.items():
             lines.append(f'<div class="rag-warn">Skipped {escape(_basename(path))}: {_esc(reason)}</div>')
         for d, twin in report.duplicates.items():

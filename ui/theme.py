@@ -1,4 +1,4 @@
-"""The look of the page: the Gradio theme, the CSS for the rendered answers and the header."""
+"""The look of the page: the Gradio theme, the CSS for the rendered answers, the page's script and the header."""
 
 from __future__ import annotations
 
@@ -46,20 +46,38 @@ blockquote.rag-context {font-style: normal; margin: .35rem 0 0; padding: .4rem .
   border: 1px solid var(--border-color-primary); border-radius: 8px;}
 .rag-doc-view h3 {margin-top: 0;} .rag-doc-text p {margin: 0 0 .6rem; line-height: 1.5;}
 .rag-confirm .rag-warn {padding: .35rem .6rem; border-radius: 6px; border: 1px solid #dc2626; color: inherit;}
+#remove-doc, #confirm-remove {background: #dc2626 !important; border-color: #b91c1c !important; color: #fff !important;}
+#remove-doc:hover, #confirm-remove:hover {background: #b91c1c !important;}
+#sources-list {display: none !important;}
+.rag-list {list-style: none; margin: 0; padding: 0;}
+.rag-list-item {padding: .4rem .1rem; border-bottom: 1px solid var(--border-color-primary);}
+.rag-list-item code {font-size: .72rem; word-break: break-all;} .rag-list-item .rag-meta span {white-space: nowrap;}
 @media (max-width: 760px) {
-  /* a phone: the title, date and chunk count (the id, outlet and author are in the document view) */
-  #sources table {table-layout: fixed; width: 100% !important;} #sources .virtual-body {width: 100% !important;}
-  #sources :is([data-heading="0"], [data-heading="2"], [data-heading="3"], [data-col="0"], [data-col="2"],
-    [data-col="3"]), #sources td:is(:nth-child(1), :nth-child(3), :nth-child(4)) {display: none !important;}
-  #sources :is([data-heading="1"], [data-col="1"]), #sources td:nth-child(2) {width: auto !important;
-    min-width: 0 !important; max-width: none !important; flex: 1 1 auto !important;}
-  #sources :is([data-heading="4"], [data-col="4"]), #sources td:nth-child(5) {width: 6.75rem !important;
-    min-width: 6.75rem !important; max-width: 6.75rem !important; flex: 0 0 6.75rem !important; white-space: nowrap;}
-  #sources :is([data-heading="5"], [data-col="5"]), #sources td:nth-child(6) {width: 4.75rem !important;
-    min-width: 4.75rem !important; max-width: 4.75rem !important; flex: 0 0 4.75rem !important; white-space: nowrap;}
-  #sources .header-row {flex-wrap: wrap;} #sources .header-row .label {flex-basis: 100%;}
+  /* a phone: a list of every document (title, then id, outlet, author and date) instead of the wide table */
+  #sources {display: none !important;} #sources-list {display: block !important;}
   #upload label[data-testid="block-label"] {position: static; max-width: 100%; margin-bottom: .25rem;}
   .rag-src, .rag-doc-view {padding: .4rem .45rem;}
+}
+"""
+
+
+JS = """
+() => {
+  // A new pick or drop in the upload box clears the previous upload's status, even when Gradio then refuses the
+  // file (over the size limit) without running the upload handler.
+  const restart = (e) => {
+    if (e.target instanceof Element && e.target.closest('#upload')) document.querySelector('#upload-started')?.click();
+  };
+  document.addEventListener('change', restart, true);
+  document.addEventListener('drop', restart, true);
+  // The question box takes the focus on wide screens only: on a phone that would scroll the title away.
+  if (window.matchMedia('(min-width: 761px)').matches) {
+    const focus = (tries) => {
+      const box = document.querySelector('#question textarea');
+      if (box) box.focus({preventScroll: true}); else if (tries > 0) setTimeout(() => focus(tries - 1), 100);
+    };
+    focus(50);
+  }
 }
 """
 
