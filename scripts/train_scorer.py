@@ -20,6 +20,7 @@ probability threshold that best separates answerable questions from ones whose g
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import re
@@ -96,9 +97,61 @@ def build_questions(articles: list[dict]) -> list[dict]:
     return out
 
 
+NEIGHBOURS = True  # the candidate's window holds the sentence after it too (--context before turns it off)
+
+
 def window(rec: dict, i: int, sents: list[str] | None = None, title: str | None = None) -> str:
     sents = rec["sents"] if sents is None else sents
-    return pair_text(rec["title"] if title is None else title, sents[i - 1] if i > 0 else "", sents[i])
+    after = sents[i + 1] if NEIGHBOURS and i + 1 < len(sents) else ""
+    return pair_text(rec["title"] if title is None else title, sents[i - 1] if i > 0 else "", sents[i], after)
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def overlap(question: str, sentence: str) -> int:
+    """How many of the question's longer words the sentence shares (hard negatives are the most overlapping)."""
+    q = {w for w in _WORDS.findall(question.lower()) if len(w) > 3}
+    return len(q & set(_WORDS.findall(sentence.lower())))
+
+
+_YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
+
+
+def shift_year(question: str, sentence: str, rng: random.Random) -> str | None:
+    """The question with a year it shares with the sentence moved by 1-5 years (a near miss: right topic, wrong
+    year), or None when it names no year of the sentence."""
+    years = [m for m in _YEAR.finditer(question) if m.group(0) in sentence]
+    if not years:
+        return None
+    m = rng.choice(years)
+    new = str(int(m.group(0)) + rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5]))
+    return None if new in sentence else question[: m.start()] + new + question[m.end() :]
+
+
+@functools.cache
+def _split(ctx: str) -> tuple[list[str], list[set[bool]]]:
+    """A paragraph's sentences, and for each the kinds of value it names (True: a figure, False: a name)."""
+    sents = [ctx[s:e] for s, e in split_sentences(ctx)]
+    return sents, [{e[0].isdigit() for e in _entities(x)} for x in sents]
+
+
+def same_kind(rec: dict, paras: list[dict], rng: random.Random) -> tuple[list[str], int] | None:
+    """A sentence of the same article (another paragraph) that gives the same kind of value as the answer (a
+    figure for a figure, a name for a name) for another thing: the on-topic distractor a reader must pass over."""
+    numeric = any(c.isdigit() for c in rec["answer"])
+    best, best_key = None, -1.0
+    for j, para in enumerate(paras[:60]):
+        if j == rec["para"]:
+            continue
+        sents, kinds = _split(para["context"])
+        for i, sent in enumerate(sents):
+            if numeric not in kinds[i] or rec["answer"] in sent:
+                continue
+            key = overlap(rec["q"], sent) + rng.random()
+            if key > best_key:
+                best, best_key = (sents, i), key
+    return best
 
 
 def perturb(question: str, sentence: str, pool: list[str], rng: random.Random) -> str | None:
@@ -211,27 +264,40 @@ class Sentences:
         return out
 
 
+def answer_span(rec: dict) -> tuple[int, int]:
+    """The answer's character span inside its sentence (the window begins with the sentence), or (-1, -1)."""
+    at = rec["sents"][rec["gold"]].find(rec["answer"])
+    return (at, at + len(rec["answer"])) if at >= 0 else (-1, -1)
+
+
 def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: random.Random, *,
-               wordnet: WordNet | None = None, rates: dict[str, float] | None = None) -> list[tuple[str, str, float]]:
-    """Labelled (question, window) pairs; ``rates`` adds paraphrased and follow-up questions and answer-cut
+               wordnet: WordNet | None = None, rates: dict[str, float] | None = None) -> list[tuple]:
+    """Labelled (question, window, label[, answer start, end]) pairs; ``rates`` adds paraphrased and follow-up questions and answer-cut
     negatives for that share of questions (news questions reword their sentence and lean on earlier turns)."""
     rates = rates or {}
     pairs: list[tuple[str, str, float]] = []
     far = bank.other_article([r["q"] for r in recs], [r["article"] for r in recs])
     for rec, other in zip(recs, far, strict=True):
         q, g, n = rec["q"], rec["gold"], len(rec["sents"])
-        pairs.append((q, window(rec, g), 1.0))
+        span = answer_span(rec)
+        pairs.append((q, window(rec, g), 1.0, *span))
         others = [i for i in range(n) if i != g]
-        for i in rng.sample(others, k=min(2, n - 1)):
-            pairs.append((q, window(rec, i), 0.0))
+        hard = max(others, key=lambda i: (overlap(q, rec["sents"][i]), rng.random()))
+        pairs.append((q, window(rec, hard), 0.0))  # the paragraph's sentence closest to the question
+        if len(others) > 1 and rng.random() < 0.5:
+            pairs.append((q, window(rec, rng.choice([i for i in others if i != hard])), 0.0))
         paras = articles[rec["article"]]["paragraphs"]
-        if len(paras) > 1:
+        if (kind := same_kind(rec, paras, rng)) is not None:
+            pairs.append((q, window(rec, kind[1], kind[0]), 0.0))
+        if (moved := shift_year(q, rec["sents"][g], rng)) is not None:
+            pairs.append((moved, window(rec, g), 0.0))
+        if len(paras) > 1 and rng.random() < 0.5:
             p_j = rng.choice([j for j in range(len(paras)) if j != rec["para"]])
             ctx = paras[p_j]["context"]
             sents = [ctx[s:e] for s, e in split_sentences(ctx)]
             if sents:
                 pairs.append((q, window(rec, rng.randrange(len(sents)), sents), 0.0))
-        if other is not None:
+        if other is not None and rng.random() < 0.5:
             owner_title = articles[bank.owner[other]]["title"].replace("_", " ")
             pairs.append((q, pair_text(owner_title, "", bank.texts[other]), 0.0))
         pool = [e for p in paras[:40] for e in _entities(p["context"])]
@@ -244,7 +310,7 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
             variants.append(follow_up(q, pool, rng))
         for v in variants:
             if v is not None:
-                pairs += [(v, window(rec, g), 1.0), (v, window(rec, rng.choice(others)), 0.0)]
+                pairs += [(v, window(rec, g), 1.0, *span), (v, window(rec, rng.choice(others)), 0.0)]
         if rng.random() < rates.get("cut", 0.0) and (cut := without_answer(rec["sents"][g], rec["answer"])):
             pairs.append((q, window(rec, g, [*rec["sents"][:g], cut, *rec["sents"][g + 1 :]]), 0.0))
     rng.shuffle(pairs)
@@ -264,13 +330,14 @@ def build_model(layers: list[int]):
             super().__init__()
             self.encoder = encoder
             self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
+            self.span = torch.nn.Linear(encoder.config.hidden_size, 2)  # answer start / end logit per token
 
         def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN201
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return self.head(pooled)
+            return self.head(pooled), self.span(hidden)
 
     encoder = AutoModel.from_pretrained(str(packaged_minilm_path()), add_pooling_layer=False)
     encoder.encoder.layer = torch.nn.ModuleList([encoder.encoder.layer[i] for i in layers])
@@ -288,7 +355,43 @@ def tokenizer():
 
 def batch_logits(model, tok, qs: list[str], ts: list[str], max_tokens: int):
     enc = tok(qs, ts, truncation="only_second", max_length=max_tokens, padding=True, return_tensors="pt")
-    return model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[:, 0]
+    return model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[0][:, 0]
+
+
+def batch_loss(model, tok, part: list[tuple], max_tokens: int, span_weight: float):
+    """BCE on the sentence label, plus (for positives whose answer survives truncation) cross-entropy on the
+    answer's first and last token: the span teaches what kind of value the question asks for."""
+    import torch
+
+    enc = tok([p[0] for p in part], [p[1] for p in part], truncation="only_second", max_length=max_tokens,
+              padding=True, return_tensors="pt", return_offsets_mapping=True)
+    logits, span = model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+    labels = torch.tensor([p[2] for p in part], dtype=torch.float32)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels)
+    starts, ends = [], []
+    for r, p in enumerate(part):
+        lo, hi = (p[3], p[4]) if len(p) > 3 else (-1, -1)
+        first = last = -100
+        if lo >= 0:
+            for t, (seq, (a, b)) in enumerate(zip(enc.sequence_ids(r), enc["offset_mapping"][r].tolist(),
+                                                  strict=True)):
+                if seq != 1 or b <= a:
+                    continue
+                if first < 0 and a <= lo < b or first < 0 and a >= lo:
+                    first = t
+                if a < hi:
+                    last = t
+            if first < 0 or last < first or enc["offset_mapping"][r][last][1] < hi:
+                first = last = -100  # truncated away
+        starts.append(first)
+        ends.append(last)
+    if span_weight and any(t >= 0 for t in starts):
+        second = (enc["token_type_ids"] == 1) & (enc["attention_mask"] == 1)
+        masked = span.masked_fill(~second.unsqueeze(-1), -1e4)
+        ce = torch.nn.functional.cross_entropy
+        loss = loss + span_weight * 0.5 * (ce(masked[:, :, 0], torch.tensor(starts), ignore_index=-100)
+                                           + ce(masked[:, :, 1], torch.tensor(ends), ignore_index=-100))
+    return loss
 
 
 def predict(model, tok, pairs: list[tuple[str, str]], max_tokens: int) -> np.ndarray:
@@ -392,7 +495,7 @@ def train(args: argparse.Namespace) -> None:
         data_file.write_text(json.dumps(data))
         print(f"{len(pairs):,} pairs from {len(train_recs):,} questions of {len(train_ids)} articles; "
               f"{len(val_recs)} validation questions from {len(val_ids)} other articles", flush=True)
-    pairs = [tuple(p) for p in data["pairs"]]
+    pairs = [tuple(p) for p in data["pairs"]][: args.max_pairs or None]  # shuffled: a cap is a random subset
     val_articles = {int(k): {"paragraphs": v} for k, v in data["val_paras"].items()}
     articles_view = _Articles(val_articles)
     model, tok = build_model(args.layers), tokenizer()
@@ -410,14 +513,12 @@ def train(args: argparse.Namespace) -> None:
         step = state["step"]
         torch.set_rng_state(state["rng"])
         print(f"resumed at step {step}/{steps}", flush=True)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
     began, seen = time.perf_counter(), 0
     stop = min(steps, args.stop_at or steps)  # the schedule stays that of the full run, so a stop is a prefix of it
     while step < stop:
         part = pairs[step * args.batch : (step + 1) * args.batch]
-        logits = batch_logits(model, tok, [p[0] for p in part], [p[1] for p in part], args.max_tokens)
-        loss = loss_fn(logits, torch.tensor([p[2] for p in part], dtype=torch.float32))
+        loss = batch_loss(model, tok, part, args.max_tokens, args.span_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optim.step()
@@ -430,11 +531,13 @@ def train(args: argparse.Namespace) -> None:
             print(f"step {step}/{steps} loss {loss.item():.4f} {rate:.1f} pairs/s", flush=True)
         if step % args.save_every == 0 or step == stop:
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "rng": torch.get_rng_state(), "layers": args.layers}, ckpt)
-    torch.save({"model": model.state_dict(), "layers": args.layers, "max_tokens": args.max_tokens}, out / "final.pt")
+                        "step": step, "rng": torch.get_rng_state(), "layers": args.layers,
+                        "max_tokens": args.max_tokens, "context": args.context}, ckpt)
+    torch.save({"model": model.state_dict(), "layers": args.layers, "max_tokens": args.max_tokens,
+                "context": args.context}, out / "final.pt")
     report = validate(model, tok, data["val"], articles_view, args.max_tokens)
     report |= {"pairs": len(pairs), "pairs_trained": min(len(pairs), step * args.batch), "steps": step, "planned_steps": steps, "layers": args.layers, "max_tokens": args.max_tokens,
-               "lr": args.lr, "batch": args.batch, "seed": args.seed, "val_questions": len(data["val"]),
+               "lr": args.lr, "batch": args.batch, "context": args.context, "span_weight": args.span_weight, "seed": args.seed, "val_questions": len(data["val"]),
                "val_articles": data["val_articles"]}
     (out / "validation.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "curve"}, indent=2), flush=True)
@@ -462,8 +565,9 @@ def export(args: argparse.Namespace) -> None:
     enc = tok(["Who won?"], ["Someone won the race. | Title"], return_tensors="pt")
     fp32 = Path(tempfile.mkdtemp()) / "model.onnx"
     torch.onnx.export(model, (enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]), str(fp32),
-                      input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
-                      dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+                      input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits", "span"],
+                      dynamic_axes={n: {0: "batch", 1: "seq"}
+                                    for n in ("input_ids", "attention_mask", "token_type_ids", "span")}
                       | {"logits": {0: "batch"}}, opset_version=17, dynamo=False)
     # per-channel int8 weights: mean |dp| 0.012 against torch on 256 pairs (per-tensor uint8: 0.017), 17.5 MB
     quantize_dynamic(str(fp32), str(dest / "model.int8.onnx"), weight_type=QuantType.QInt8, per_channel=True)
@@ -472,16 +576,17 @@ def export(args: argparse.Namespace) -> None:
     shutil.copy(packaged_minilm_path() / "tokenizer.json", dest / "tokenizer.json")
     manifest = {"name": f"rag-answer-scorer-minilm-l{len(layers)}", "model": "model.int8.onnx",
                 "tokenizer": "tokenizer.json", "max_tokens": int(state.get("max_tokens", args.max_tokens)),
+                "context": state.get("context", args.context),
                 "model_sha256": file_sha256(dest / "model.int8.onnx"),
                 "tokenizer_sha256": file_sha256(dest / "tokenizer.json")}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     from rag.scorer import AnswerScorer
 
     data = json.loads((Path(args.out) / "pairs.json").read_text())
-    sample = [tuple(p) for p in data["pairs"][:256]]
-    ref = predict(model, tok, [(q, t) for q, t, _ in sample], MAX_TOKENS)
+    sample = [(p[0], p[1]) for p in data["pairs"][:256]]
+    ref = predict(model, tok, sample, manifest["max_tokens"])
     onnx = AnswerScorer(dest)
-    got = np.concatenate([onnx.probs(q, [t]) for q, t, _ in sample])
+    got = np.concatenate([onnx.probs(q, [t]) for q, t in sample])
     print(f"int8 ONNX vs torch on 256 pairs: max |dp| {np.abs(got - ref).max():.4f}, mean {np.abs(got - ref).mean():.4f}; "
           f"{(dest / 'model.int8.onnx').stat().st_size / 1e6:.1f} MB")
 
@@ -507,8 +612,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--context", choices=["neighbours", "before"], default="neighbours",
+                   help="the candidate's window: title, sentence before and after (neighbours) or before only")
+    p.add_argument("--span-weight", type=float, default=0.5, help="weight of the answer-span loss (0: none)")
+    p.add_argument("--max-pairs", type=int, default=0, help="train on the first N of the built (shuffled) pairs")
     p.add_argument("--stop-at", type=int, default=0, help="end (save, validate) at this step of the schedule")
     args = p.parse_args(argv)
+    global NEIGHBOURS
+    NEIGHBOURS = args.context == "neighbours"
     if args.export:
         export(args)
     else:

@@ -119,9 +119,29 @@ def test_a_smoke_training_run_resumes_validates_and_exports_a_loadable_scorer(tm
     assert script.main([*base, "--export", str(export)]) == 0
     manifest = json.loads((export / "manifest.json").read_text())
     assert manifest["name"] == "rag-answer-scorer-minilm-l3" and manifest["max_tokens"] == 64  # the run's layers
-    probs = AnswerScorer(export).probs("How many bridges did Arden build?",
-                                       [pair_text("Bridges of Arden", "", "The town of Arden built 100 bridges.")])
+    assert manifest["context"] == "neighbours"  # it read the sentence after each candidate too
+    reader = AnswerScorer(export)
+    text = pair_text("Bridges of Arden", "", "The town of Arden built 100 bridges.", "It cost $3 million.")
+    probs = reader.probs("How many bridges did Arden build?", [text])
     assert probs.shape == (1,) and 0.0 <= float(probs[0]) <= 1.0
+    lo, hi = reader.span("How many bridges did Arden build?", text)  # the answer-span head: inside the sentence
+    assert 0 <= lo < hi <= len("The town of Arden built 100 bridges.")
+
+
+def test_near_miss_negatives_move_the_year_and_offer_the_same_kind_of_value_for_another_thing() -> None:
+    import random
+
+    script = _train_scorer_module()
+    rng = random.Random(0)
+    moved = script.shift_year("What did Arden build in 1907?", "In 1907 Arden built a bridge.", rng)
+    assert moved is not None and "1907" not in moved and moved.startswith("What did Arden build in 19")
+    assert script.shift_year("What did Arden build?", "In 1907 Arden built a bridge.", rng) is None
+    rec = {"q": "How many bridges did Arden build?", "answer": "100", "para": 0, "sents": [], "gold": 0}
+    paras = [{"context": "Arden built 100 bridges."},
+             {"context": "Arden has a mayor. Arden built 12 tunnels under the river."}]
+    sents, i = script.same_kind(rec, paras, rng)
+    assert sents[i] == "Arden built 12 tunnels under the river."  # a figure, as the answer is, for another thing
+    assert script.answer_span({"sents": ["Arden built 100 bridges."], "gold": 0, "answer": "100"}) == (12, 15)
 
 
 def test_training_questions_are_also_asked_in_other_words_and_as_a_follow_up(tmp_path: Path) -> None:

@@ -173,12 +173,19 @@ def _credit_context(sentences: list[Sentence], scorer: Scorer) -> None:
         sent.context_score = max(sent.score, CONTEXT_CREDIT * joint)
 
 
-def sentence_windows(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> dict[int, str]:
-    """Each sentence with what a reader sees around it: its article's title and the sentence before it."""
+def sentence_windows(sentences: Sequence[Sentence], passages: dict[str, Passage], *,
+                     after: bool = False) -> dict[int, str]:
+    """Each sentence with what a reader sees around it: its article's title and the sentence before it (and with
+    ``after``, the sentence after it), as 'title\\nbefore\\nsentence[\\nafter]'."""
     out: dict[int, str] = {}
-    prev: Sentence | None = None
-    for s in sorted(sentences, key=lambda s: s.key):
-        before = prev.text if prev is not None and prev.doc_id == s.doc_id and s.key[1] - prev.key[2] <= 2 else ""
-        out[id(s)] = f"{passages[s.chunk_id].meta.title}\n{before}\n{s.text}"
-        prev = s
+    ordered = sorted(sentences, key=lambda s: s.key)
+
+    def adjacent(a: Sentence | None, b: Sentence | None) -> bool:
+        return a is not None and b is not None and a.doc_id == b.doc_id and b.key[1] - a.key[2] <= 2
+
+    for i, s in enumerate(ordered):
+        prev = ordered[i - 1] if i else None
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        window = f"{passages[s.chunk_id].meta.title}\n{prev.text if adjacent(prev, s) else ''}\n{s.text}"
+        out[id(s)] = window + (f"\n{nxt.text}" if after and adjacent(s, nxt) else "")
     return out
