@@ -192,11 +192,11 @@ def test_a_refused_oversized_upload_clears_the_earlier_status(page: sync_api.Pag
                     encoding="utf-8")
     page.set_input_files("#upload input[type=file]", str(note))
     status = page.locator("#upload-status")
-    sync_api.expect(status).to_contain_text("Indexed 1 document")
+    sync_api.expect(status).to_contain_text("Indexed 1 document", timeout=TIMEOUT_MS)
     big = tmp_path / "big.txt"
     big.write_bytes(b"word " * (11 * 1024 * 1024 // 5))  # over the 10 MB limit: Gradio refuses it itself
     page.set_input_files("#upload input[type=file]", str(big))
-    sync_api.expect(status).not_to_contain_text("Indexed")  # the earlier status is gone, not left to mislead
+    sync_api.expect(status).not_to_contain_text("Indexed", timeout=TIMEOUT_MS)  # gone, not left to mislead
     assert status.inner_text().strip() == ""
     shot = tmp_path / "refused-upload.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -216,7 +216,7 @@ def test_sources_tab_and_chat_are_readable_at_phone_width(page: sync_api.Page, t
     print(f"screenshot: {shot}")
 
     phone.get_by_role("tab", name="Sources").click()
-    sync_api.expect(phone.locator("#sources-list")).to_contain_text(SEED_TITLE)
+    sync_api.expect(phone.locator("#sources-list")).to_contain_text(SEED_TITLE, timeout=TIMEOUT_MS)
     sync_api.expect(phone.locator("#sources")).to_be_hidden()  # the wide table gives way to the list
     table, _ = Client(page.url, verbose=False).predict(api_name="/sources")
     assert len(table["data"]) >= 5
