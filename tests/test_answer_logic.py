@@ -32,6 +32,28 @@ def test_self_contained_question_is_left_alone() -> None:
     assert not needs_context(q) and condense(q, history) == q
 
 
+def test_a_standalone_question_after_unrelated_turns_is_read_as_written() -> None:
+    history = [{"role": "user", "content": "Who did Putin meet in Hanoi?"},
+               {"role": "assistant", "content": "He met To Lam."}]
+    for q in ("Why did the council raise bus fares in Fenwick Vale?",
+              "So what did the treaty commit each side to?",
+              "And when was the Lantern Festival first held in Port Almsley?",
+              "Is there a ferry from Almsley to the island?",
+              "Who said that Russia would send volunteers?",
+              "What is this year's budget for the Almsley library?",
+              "Why did Kim say he would back Russia?",  # "he" has a name before it to refer to
+              "What is the council's budget and who approved it?"):
+        assert not needs_context(q), q
+        assert condense(q, history) == q
+
+
+def test_a_question_leaning_on_earlier_turns_carries_them() -> None:
+    for q in ("How much did it cost?", "And who did he meet in Hanoi the next day?", "And the second one?",
+              "What about Vietnam?", "How does that compare with Vietnam's trade with China?",
+              "How much of that is coming from the council?"):
+        assert needs_context(q), q
+
+
 def test_expected_answer_kinds() -> None:
     assert expected("How many agreements were signed?") is Expect.NUMBER
     assert expected("When was the summit?") is Expect.DATE
