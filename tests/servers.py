@@ -74,6 +74,20 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.contextmanager
+def launched_app(engine: Any) -> Iterator[str]:
+    """The chat UI for ``engine``, launched on a free loopback port: its URL while the block is open."""
+    from ui.app import build_app, serve
+
+    blocks = build_app(engine)
+    port = free_port("127.0.0.1")
+    serve(blocks, "127.0.0.1", port, upload_max_mb=engine.settings.upload_max_mb)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        blocks.close()
+
+
 def port_in_use(host: str, port: int) -> bool:
     """True when something accepts TCP connections on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from gradio_client import Client
 
 from rag.engine import Engine
 from rag.settings import Settings
-from ui.app import build_app, serve
+from tests.servers import launched_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -52,15 +51,8 @@ Officials said the refinery would open in 2027 and employ about 600 people.
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("rag"), llm="none"))
     engine.ingest([SEEDS])
-    app = build_app(engine)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    serve(app, "127.0.0.1", port, upload_max_mb=engine.settings.upload_max_mb)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with launched_app(engine) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

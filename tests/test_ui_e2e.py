@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,30 +12,20 @@ from gradio_client import Client, handle_file
 
 from rag.engine import Engine
 from rag.settings import Settings
-from ui.app import build_app, is_loopback, launch, serve
+from tests.servers import launched_app
+from ui.app import is_loopback, launch
 
 pytestmark = pytest.mark.slow
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("rag"), llm="none"))
     engine.ingest([SEEDS])
-    app = build_app(engine)
-    port = free_port()
-    serve(app, "127.0.0.1", port, upload_max_mb=engine.settings.upload_max_mb)
-    try:
-        yield f"http://127.0.0.1:{port}/", engine
-    finally:
-        app.close()
+    with launched_app(engine) as address:
+        yield address, engine
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +15,7 @@ from gradio_client import Client, handle_file
 
 from rag.engine import Engine
 from rag.settings import Settings
-from ui.app import build_app, serve
+from tests.servers import launched_app
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +41,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
         mp.setenv("GRADIO_TEMP_DIR", str(gradio_tmp))
         engine = Engine(Settings(data_dir=root / "data", llm="none"))
         engine.ingest([articles])
-        blocks = build_app(engine)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        serve(blocks, "127.0.0.1", port, upload_max_mb=engine.settings.upload_max_mb)
-        try:
-            yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", engine=engine, gradio_tmp=gradio_tmp,
-                                  uploads=engine.uploads_dir)
-        finally:
-            blocks.close()
+        with launched_app(engine) as address:
+            yield SimpleNamespace(url=address, engine=engine, gradio_tmp=gradio_tmp, uploads=engine.uploads_dir)
 
 
 @pytest.fixture
