@@ -223,3 +223,37 @@ def test_a_local_scorer_folder_answers_with_its_own_refusal_model(seeded: Path, 
     doubting = Engine(Settings(data_dir=seeded, scorer=str(folder)))
     assert doubting.refusal.bias == -20.0 and doubting.scorer_cutoff == 0.5 and engine.scorer_cutoff == 0.55
     assert doubting.answer(question).abstained
+
+
+@pytest.fixture(scope="module")
+def default_engine(seeded: Path) -> Engine:
+    """The engine as a user gets it: no setting (the packaged scorer, blend role)."""
+    settings = Settings(data_dir=seeded)
+    return Engine(settings, embedder=build_embedder(settings))
+
+
+@pytest.mark.slow
+def test_by_default_a_question_on_the_right_topic_about_another_pair_of_countries_is_refused(
+        default_engine: Engine) -> None:
+    # the articles give Russia–China and Russia–Vietnam trade figures, never a Russia–North Korea one
+    answer = default_engine.answer("What was the value of trade between Russia and North Korea in 2019?")
+    assert answer.abstained, answer.text
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 24: a near miss on the year is answered with the on-topic sentence "
+                   "(the 2023 figure); a stronger reader trained with year-moved negatives is the fix")
+def test_by_default_a_question_asking_another_year_of_a_given_figure_is_refused(default_engine: Engine) -> None:
+    answer = default_engine.answer("What was the value of Russia-Vietnam trade in 2019?")  # the articles: 2023
+    assert answer.abstained, answer.text
+
+
+@pytest.mark.slow
+def test_by_default_a_standalone_question_after_unrelated_turns_keeps_its_words(default_engine: Engine) -> None:
+    history = [{"role": "user", "content": "What did Iran help Russia build in Tatarstan?"},
+               {"role": "assistant", "content": "A factory for drones."}]
+    question = "Why did Putin and To Lam sign 11 agreements in Hanoi?"
+    answer = default_engine.answer(question, history)
+    assert answer.standalone_question == question  # nothing of the drone factory is carried into retrieval
+    assert answer.citations and all(c.doc_id.startswith("004_") for c in answer.citations), answer.citations
+
