@@ -109,10 +109,14 @@ def window(rec: dict, i: int, sents: list[str] | None = None, title: str | None 
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
-def overlap(question: str, sentence: str) -> int:
-    """How many of the question's longer words the sentence shares (hard negatives are the most overlapping)."""
-    q = {w for w in _WORDS.findall(question.lower()) if len(w) > 3}
-    return len(q & set(_WORDS.findall(sentence.lower())))
+def asked_words(question: str) -> frozenset[str]:
+    """The question's longer words, lower-cased: what ``overlap`` counts in a sentence."""
+    return frozenset(w for w in _WORDS.findall(question.lower()) if len(w) > 3)
+
+
+def overlap(asked: frozenset[str], sentence: str) -> int:
+    """How many of the question's words (``asked_words``) the sentence shares: hard negatives overlap most."""
+    return len(asked & set(_WORDS.findall(sentence.lower())))
 
 
 _YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
@@ -130,25 +134,27 @@ def shift_year(question: str, sentence: str, rng: random.Random) -> str | None:
 
 
 @functools.cache
-def _split(ctx: str) -> tuple[list[str], list[set[bool]]]:
-    """A paragraph's sentences, and for each the kinds of value it names (True: a figure, False: a name)."""
+def _split(ctx: str) -> tuple[list[str], list[set[bool]], list[str]]:
+    """A paragraph's sentences, for each the kinds of value it names (True: a figure, False: a name), and the
+    paragraph's names and figures: worked out once per paragraph, however many questions it has."""
     sents = [ctx[s:e] for s, e in split_sentences(ctx)]
-    return sents, [{e[0].isdigit() for e in _entities(x)} for x in sents]
+    return sents, [{e[0].isdigit() for e in _entities(x)} for x in sents], _entities(ctx)
 
 
 def same_kind(rec: dict, paras: list[dict], rng: random.Random) -> tuple[list[str], int] | None:
     """A sentence of the same article (another paragraph) that gives the same kind of value as the answer (a
     figure for a figure, a name for a name) for another thing: the on-topic distractor a reader must pass over."""
     numeric = any(c.isdigit() for c in rec["answer"])
+    asked = asked_words(rec["q"])
     best, best_key = None, -1.0
     for j, para in enumerate(paras[:60]):
         if j == rec["para"]:
             continue
-        sents, kinds = _split(para["context"])
+        sents, kinds, _ = _split(para["context"])
         for i, sent in enumerate(sents):
             if numeric not in kinds[i] or rec["answer"] in sent:
                 continue
-            key = overlap(rec["q"], sent) + rng.random()
+            key = overlap(asked, sent) + rng.random()
             if key > best_key:
                 best, best_key = (sents, i), key
     return best
@@ -282,7 +288,8 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
         span = answer_span(rec)
         pairs.append((q, window(rec, g), 1.0, *span))
         others = [i for i in range(n) if i != g]
-        hard = max(others, key=lambda i: (overlap(q, rec["sents"][i]), rng.random()))
+        asked = asked_words(q)
+        hard = max(others, key=lambda i: (overlap(asked, rec["sents"][i]), rng.random()))
         pairs.append((q, window(rec, hard), 0.0))  # the paragraph's sentence closest to the question
         if len(others) > 1 and rng.random() < 0.5:
             pairs.append((q, window(rec, rng.choice([i for i in others if i != hard])), 0.0))
@@ -300,7 +307,7 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
         if other is not None and rng.random() < 0.5:
             owner_title = articles[bank.owner[other]]["title"].replace("_", " ")
             pairs.append((q, pair_text(owner_title, "", bank.texts[other]), 0.0))
-        pool = [e for p in paras[:40] for e in _entities(p["context"])]
+        pool = [e for p in paras[:40] for e in _split(p["context"])[2]]
         if (bent := perturb(q, rec["sents"][g], pool, rng)) is not None:
             pairs.append((bent, window(rec, g), 0.0))
         variants = []
@@ -377,7 +384,7 @@ def batch_loss(model, tok, part: list[tuple], max_tokens: int, span_weight: floa
                                                   strict=True)):
                 if seq != 1 or b <= a:
                     continue
-                if first < 0 and a <= lo < b or first < 0 and a >= lo:
+                if first < 0 and lo < b:  # the first token that ends after the answer starts
                     first = t
                 if a < hi:
                     last = t

@@ -39,11 +39,12 @@ CONDENSE_PROMPT = (
 def needs_context(question: str) -> bool:
     """Whether the question leans on earlier turns: a pronoun with no name or noun phrase before it to refer to, or
     an elliptical question ("what about…", a very short one, or "and…" with at most five words)."""
-    words = _TOKEN.findall(question)
+    matches = list(_TOKEN.finditer(question))
+    words = [m.group(0) for m in matches]
     if len(words) <= 3 or _ELLIPSIS.search(question) or (_OPENER.search(question) and len(words) <= 5):
         return True
-    for i, match in enumerate(_TOKEN.finditer(question)):
-        low = match.group(0).lower()
+    for i, match in enumerate(matches):
+        low = words[i].lower()
         if low == "that" and i and words[i - 1].lower() in _THAT_AFTER:
             low = "this"
         if low not in _PERSONAL and low not in _NEUTER:
