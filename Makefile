@@ -64,10 +64,10 @@ GATE = RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval
 eval-gate: setup
 	$(GATE) eval/questions/seeds.jsonl --ingest seeds --report eval/reports/ci --min quote_validity=1.0 \
 		--min context_recall=0.96 --min fact_recall=0.83 --min citation_precision=0.94 \
-		--min grounded_refusal_f1=0.82
+		--min grounded_refusal_f1=0.82 --min sentence_coverage=0.98
 	$(GATE) eval/questions/dev.jsonl --ingest seeds --report eval/reports/ci-dev --min quote_validity=1.0 \
 		--min context_recall=0.95 --min fact_recall=0.77 --min citation_precision=0.94 \
-		--min grounded_refusal_f1=0.72
+		--min grounded_refusal_f1=0.72 --min sentence_coverage=0.98
 	$(GATE) eval/questions/heldout.jsonl --ingest seeds --report eval/reports/ci-heldout --min quote_validity=1.0 \
 		--min fact_recall=0.87 --min citation_precision=0.95 --min grounded_refusal_f1=0.82
 	$(GATE) eval/questions/squad_heldout.jsonl --ingest eval/squad_bench/corpus --report eval/reports/ci-squad \
