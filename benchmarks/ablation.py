@@ -81,9 +81,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", nargs="*", default=list(VARIANTS),
                    help="variant names, several switched off together joined by '+' (default: each alone)")
-    p.add_argument("--scorer", default="none", help="RAG_SCORER for every variant (default none: the rules alone)")
-    p.add_argument("--role", default="veto", help="RAG_SCORER_ROLE when a scorer is set")
-    p.add_argument("--cutoff", type=float, default=None, help="RAG_SCORER_CUTOFF when a scorer is set")
+    p.add_argument("--scorer", default="packaged",
+                   help="RAG_SCORER for every variant (default packaged: the shipped engine; none: the rules alone)")
+    p.add_argument("--cutoff", type=float, default=None, help="RAG_REFUSAL_CUTOFF when a scorer is set")
     p.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     p.add_argument("--extra-set", nargs=3, action="append", default=[], metavar=("NAME", "QUESTIONS", "CORPUS"),
                    help="another question set and its corpus (e.g. a validation corpus built like the benchmark)")
@@ -93,7 +93,7 @@ def main() -> None:
     from eval.dataset import load_questions
     from eval.run import DocTexts, run_questions, summarize
 
-    extra = {"scorer_role": args.role} | ({} if args.cutoff is None else {"scorer_cutoff": args.cutoff})
+    extra = {} if args.cutoff is None else {"refusal_cutoff": args.cutoff}
     files, engines = set_engines(args.sets, SETS, args.extra_set, "rag-ablation-", scorer=args.scorer, **extra)
     sets = list(files)  # the named sets, then the --extra-set ones
     questions = {s: load_questions(files[s])[0] for s in sets}

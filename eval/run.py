@@ -226,7 +226,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         judge.save()
         judge_info.update(calls=judge.calls, cache_hits=judge.cache.hits, last_error=judge.last_error)
     summary["judge"] = judge_info
-    summary["settings"] = {"engine": safe_settings(engine.settings) | {"scorer_cutoff": engine.scorer_cutoff},
+    summary["settings"] = {"engine": safe_settings(engine.settings) | {"refusal_cutoff": engine.refusal_cutoff},
                            "embedder": engine.embedder.name,
                            "mode": engine.mode, "baseline": summary.get("baseline_settings")}
     print(console(summary))

@@ -11,7 +11,7 @@ from typing import Any
 from rag.answering.cite import check
 from rag.answering.condense import condense
 from rag.answering.context import gather, ms_since, scorers, sub_questions
-from rag.answering.decide import PACKAGED_REFUSAL, ROLE_CUTOFFS, Refusal, choose, read_refusal
+from rag.answering.decide import PACKAGED_REFUSAL, Refusal, choose, read_refusal
 from rag.answering.evidence import sentences_of
 from rag.answering.generate import generate
 from rag.answering.retrieve import Filters, require_known
@@ -71,7 +71,7 @@ class Engine:
 
     @property
     def refusal(self) -> Refusal:
-        """The blend role's refusal model: a local RAG_SCORER folder's own refusal.json, else the packaged one."""
+        """The refusal model: a local RAG_SCORER folder's own refusal.json, else the packaged one."""
         with self._lock:
             if self._refusal is None:
                 folder = local_scorer(self.settings)
@@ -79,12 +79,10 @@ class Engine:
             return self._refusal
 
     @property
-    def scorer_cutoff(self) -> float:
-        """The cutoff in force: RAG_SCORER_CUTOFF, else the refusal model's (blend) or the role's calibrated one."""
-        s = self.settings
-        if s.scorer_cutoff is not None:
-            return s.scorer_cutoff
-        return self.refusal.cutoff if s.scorer_role == "blend" else ROLE_CUTOFFS[s.scorer_role]
+    def refusal_cutoff(self) -> float:
+        """The cutoff in force: RAG_REFUSAL_CUTOFF, else the refusal model's own."""
+        cutoff = self.settings.refusal_cutoff
+        return self.refusal.cutoff if cutoff is None else cutoff
 
     def _draft(self, sentences: Any, by_chunk: dict[str, Passage], question: str, parts: Any,
                timings: dict[str, float] | None = None) -> Draft:
@@ -104,8 +102,8 @@ class Engine:
                     timings["score"] = timings.get("score", 0.0) + ms_since(tick)
 
         return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
-                      threshold=s.abstain_threshold, judge=judge, cutoff=self.scorer_cutoff, role=s.scorer_role,
-                      refusal=self.refusal)
+                      threshold=s.abstain_threshold, judge=judge, cutoff=self.refusal_cutoff, refusal=self.refusal,
+                      neighbours=getattr(scorer, "context", "before") == "neighbours")
 
     @property
     def store(self) -> Store:

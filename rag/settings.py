@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+# Settings that were removed, and what replaces them: set, they are an error rather than silently ignored
+REMOVED = {
+    "RAG_SCORER_ROLE": "the scorer has one role now (the rules draft, a refusal model over the scorer decides); "
+                       "unset it",
+    "RAG_SCORER_CUTOFF": "it is now RAG_REFUSAL_CUTOFF (the refusal model's probability, 0-1)",
+}
 
 
 class Settings(BaseSettings):
@@ -20,6 +30,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the settings; a removed or invalid one is a ConfigError naming the variable and its fix."""
+        for name, fix in REMOVED.items():
+            if os.environ.get(name):
+                raise ConfigError(f"{name} is no longer a setting: {fix}.")
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError("; ".join(_problem(e) for e in exc.errors()) + ". Fix it in the environment or .env "
+                              "(docs/configuration.md lists every setting).") from None
 
     # --- storage -------------------------------------------------------------
     data_dir: Path = Field(
@@ -83,26 +104,18 @@ class Settings(BaseSettings):
     answer_sentences: int = Field(default=3, description="Most sentences in an extractive answer.", ge=1)
     scorer: str = Field(
         default="packaged",
-        description="Answer scorer that decides to refuse (and in the `choose` role picks the answer sentences): "
-        "`packaged` (the default: the cross-encoder shipped in rag/data/scorer, on onnxruntime, in the blend role, "
-        "better than the rules alone on the tuning sets), `none` (hand rules only), or the path of a local "
-        "sentence-transformers cross-encoder (bge-reranker, ms-marco…) or exported scorer folder.",
+        description="The answer scorer whose signals decide a refusal: `packaged` (the default: the cross-encoder "
+        "shipped in rag/data/scorer, on onnxruntime; the hand rules draft the answer and a refusal model over the "
+        "scorer's probabilities says whether to give it), `none` (the hand rules alone, which measure worse), or the "
+        "path of an exported scorer folder (scripts/train_scorer.py --export) or a local sentence-transformers "
+        "cross-encoder (bge-reranker, ms-marco…).",
     )
-    scorer_role: Literal["veto", "rank", "blend", "choose"] = Field(
-        default="blend",
-        description="`blend`: the rules' answer (the rank role's when they refuse), given only when a logistic "
-        "refusal model over the scorer's and retrieval's signals reaches the cutoff (the most even across "
-        "corpora). `veto`: the hand rules choose the answer sentences and the scorer refuses when no candidate "
-        "reaches the cutoff. `rank`: the best-scoring sentences answer, without the rules' fit tests, and the "
-        "scorer alone refuses (best on the public benchmark). `choose`: the scorer picks the lead and supporting "
-        "sentences as well (better on SQuAD-like text, worse on the news question sets; benchmarks/README.md).",
-    )
-    scorer_cutoff: float | None = Field(
+    refusal_cutoff: float | None = Field(
         default=None, ge=0.0, le=1.0,
-        description="Probability (0-1) below which the system says the articles don't cover the question: the "
-        "scorer's, for some candidate, or in the blend role the refusal model's. Unset: the role's own, chosen on "
-        "dev.jsonl and a validation corpus built from the scorer's validation articles (decide.ROLE_CUTOFFS: 0.55 for "
-        "blend, or the cutoff in a local scorer folder's refusal.json; 0.15 for veto, 0.3 for rank and choose).",
+        description="Probability (0-1) the refusal model must give that the articles answer the question; below "
+        "it the system says they don't. Higher refuses more. Unset: the refusal model's own cutoff, chosen on the "
+        "tuning sets by scripts/fit_refusal.py (0.55 for the packaged scorer, or the cutoff in a local scorer "
+        "folder's refusal.json).",
     )
 
     # --- generation ----------------------------------------------------------
@@ -143,3 +156,12 @@ class Settings(BaseSettings):
     def lexical_path(self) -> Path:
         """Directory of the persisted BM25 index."""
         return self.data_dir / "lexical"
+
+
+def _problem(error: Any) -> str:
+    """One invalid setting as its variable, its value (never a secret's) and what is wrong."""
+    name = "_".join(str(p) for p in error["loc"]).upper()
+    name = name if name.startswith(("RAG_", "OPENAI_")) else f"RAG_{name}"
+    secret = any(w in name for w in ("KEY", "TOKEN", "SECRET", "PASSWORD"))
+    return f"{name}{'' if secret else '=' + repr(error.get('input'))} is invalid: {error['msg']}"
+

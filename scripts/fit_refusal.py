@@ -1,4 +1,4 @@
-"""Fit the blend role's refusal model (rag.answering.decide.PACKAGED_REFUSAL, or a local scorer's refusal.json).
+"""Fit the refusal model (rag.answering.decide.PACKAGED_REFUSAL, or a local scorer's refusal.json).
 
 The tuning sets are `eval/questions/dev.jsonl` on the seed articles and the scorer's validation corpus: 8 of the 20
 SQuAD-train articles the packaged scorer was validated on (never trained on), built like the public benchmark
@@ -6,8 +6,8 @@ SQuAD-train articles the packaged scorer was validated on (never trained on), bu
 way from the other 12 validation articles, is only reported: an untuned check of the fitted model. `heldout.jsonl`
 and the benchmark's questions are never read.
 
-The engine (packaged scorer, blend role) answers every question while each question's `Signals` are recorded and the
-answer blend would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
+The engine (packaged scorer) answers every question while each question's `Signals` are recorded and the
+answer the engine would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
 fact recall + grounded-refusal F1 summed over the sets. It prints the model (for the packaged scorer, to put in
 decide.PACKAGED_REFUSAL) and each set's figures, with its headroom (`headroom`: how well the model ranks the set's
@@ -50,11 +50,11 @@ L2 = 1.0
 
 @dataclass
 class Row:
-    """One question: its signals (None when the engine refused before the scorer), label and blend's answer."""
+    """One question: its signals (None when the engine refused before the scorer), label and the engine's answer."""
 
     signals: decide.Signals | None
     answerable: bool
-    refused_anyway: bool  # both drafts refuse: no cutoff makes blend answer
+    refused_anyway: bool  # both drafts refuse: no cutoff makes the engine answer
     fact_recall: float | None
 
 
@@ -78,7 +78,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = L
 
 
 def figures(rows: list[Row], answered: list[bool]) -> tuple[float, float]:
-    """Fact recall and grounded-refusal F1 when blend answers the ``answered`` questions and refuses the rest."""
+    """Fact recall and grounded-refusal F1 when the engine answers the ``answered`` questions and refuses the rest."""
     recall = [r.fact_recall if a else 0.0 for r, a in zip(rows, answered, strict=True) if r.answerable]
     outcomes = [(r.answerable, not a, a and metrics.is_correct(r.fact_recall)) for r, a in zip(rows, answered,
                                                                                                 strict=True)]
@@ -86,7 +86,7 @@ def figures(rows: list[Row], answered: list[bool]) -> tuple[float, float]:
 
 
 def answered(rows: list[Row], model: decide.Refusal, cutoff: float) -> list[bool]:
-    """Which questions blend answers with ``model`` at ``cutoff`` (never one refused before or by both drafts)."""
+    """Which questions the engine answers with ``model`` at ``cutoff`` (never one refused before or by both drafts)."""
     return [r.signals is not None and not r.refused_anyway and decide.answerable(r.signals, model) >= cutoff
             for r in rows]
 
@@ -95,7 +95,7 @@ def headroom(rows: list[Row], model: decide.Refusal) -> dict[str, float]:
     """How far this scorer's signals can take the refusal on one set: the ROC AUC of the model's probability
     (answerable vs not; a question refused before the scorer counts as 0), the set's own best cutoff with its fact
     recall and GR-F1 (hindsight, for diagnosis only), and both figures under an oracle that answers exactly the
-    answerable questions blend has an answer for (the ceiling of today's drafts)."""
+    answerable questions the engine has an answer for (the ceiling of today's drafts)."""
     probs = [decide.answerable(r.signals, model) if r.signals is not None else 0.0 for r in rows]
     labels = np.array([float(r.answerable) for r in rows])
     fine = [round(0.05 * i, 2) for i in range(1, 20)]
@@ -108,8 +108,8 @@ def headroom(rows: list[Row], model: decide.Refusal) -> dict[str, float]:
 
 
 def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[Row]:
-    """Answer every question with the blend role, recording its signals and the answer it would give."""
-    settings = Settings(data_dir=data_dir, scorer=scorer, scorer_role="blend", scorer_cutoff=0.0)
+    """Answer every question with the shipped engine, recording its signals and the answer it would give."""
+    settings = Settings(data_dir=data_dir, scorer=scorer, refusal_cutoff=0.0)
     engine = Engine(settings, embedder=build_embedder(settings))
     engine.ingest([corpus])
     questions, bad = load_questions(questions_file)

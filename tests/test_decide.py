@@ -1,5 +1,5 @@
-"""The answer scorer's decisions (pure logic, with a deterministic judge): refusing below the cutoff in the veto
-role, choosing the most probable sentence in the choose role, and gating a differing figure."""
+"""The answer decision (pure logic, with a deterministic judge): the rules' draft, given only when the refusal model
+over the scorer's signals says the articles answer; the rank answer when the rules refuse; a folder's own model."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from rag.answering.decide import (
-    PACKAGED_REFUSAL,
     REFUSAL_FILE,
-    ROLE_CUTOFFS,
     Signals,
     answerable,
     choose,
     read_refusal,
 )
+from rag.answering.evidence import Sentence
 from rag.errors import ConfigError
+from rag.types import Chunk, DocMeta, Passage
 from tests.test_answer_logic import one_sentence_articles
 
 TEXTS = {
@@ -40,46 +40,38 @@ def judge_giving(probs: dict[str, float]):
     return judge
 
 
-def _decide(probs: dict[str, float], role: str, cutoff: float = 0.5):
+def _decide(probs: dict[str, float], cutoff: float = 0.55):
     passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
     return choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25,
-                  judge=judge_giving(probs), cutoff=cutoff, role=role)
-
-
-def test_veto_keeps_the_rules_answer_when_a_candidate_clears_the_cutoff() -> None:
-    draft = _decide({"11 agreements": 0.9, "energy": 0.1}, "veto")
-    assert not draft.abstained and draft.citations[0].doc_id == "a"  # the rules' lead: it counts agreements
-
-
-def test_veto_refuses_when_no_candidate_clears_the_cutoff() -> None:
-    draft = _decide({"11 agreements": 0.3, "energy": 0.2}, "veto")
-    assert draft.abstained and "don't answer" in draft.text
-
-
-def test_choose_leads_with_the_most_probable_sentence_and_refuses_below_the_cutoff() -> None:
-    picked = _decide({"11 agreements": 0.2, "energy": 0.8}, "choose")
-    assert not picked.abstained and picked.citations[0].doc_id == "b"
-    assert picked.citations[0].support == 0.8  # the citation carries the scorer's probability
-    assert _decide({"11 agreements": 0.2, "energy": 0.3}, "choose").abstained
+                  judge=judge_giving(probs), cutoff=cutoff)
 
 
 def test_nothing_is_scored_when_retrieval_finds_nothing_close() -> None:
     passages, sentences = one_sentence_articles(TEXTS, {"a": 0.1, "b": 0.1})
     judge = judge_giving({"11": 1.0})
-    draft = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, judge=judge,
-                   cutoff=0.5, role="choose")
+    draft = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, judge=judge)
     assert draft.abstained and judge.calls == []
 
 
-def test_rank_leads_with_the_best_scoring_sentence_without_the_fit_rules() -> None:
-    # 'b' scores highest but offers no count: the rules (veto) lead with 'a', the rank role with 'b'
-    ranked = _decide({"11 agreements": 0.9, "energy": 0.6}, "rank")
-    assert not ranked.abstained and ranked.citations[0].doc_id == "b"
-    assert _decide({"11 agreements": 0.9, "energy": 0.6}, "veto").citations[0].doc_id == "a"
+def test_a_reader_trained_with_neighbours_reads_the_sentence_after_the_candidate() -> None:
+    first, after = "Putin and To Lam signed 11 agreements in Hanoi on Thursday, officials said.", \
+        " The deals cover energy and education exchanges, the ministry added."
+    text = first + after
+    chunk = Chunk(chunk_id="a:0", doc_id="a", position=0, start=0, end=len(text), text=text)
+    passages = {chunk.chunk_id: Passage(chunk=chunk, meta=DocMeta(title="a"))}
+    sentences = [Sentence(key=("a", a, b), text=text[a:b], chunk_id="a:0", score=0.6, context_score=0.6,
+                          own_score=0.6) for a, b in ((0, len(first)), (len(first) + 1, len(text)))]
+    for neighbours in (False, True):
+        seen: list[str] = []
 
+        def judge(q: str, pair_texts: Sequence[str], seen: list[str] = seen) -> list[float]:
+            seen.extend(pair_texts)
+            return [0.9] * len(pair_texts)
 
-def test_rank_refuses_when_no_candidate_clears_the_cutoff() -> None:
-    assert _decide({"11 agreements": 0.3, "energy": 0.2}, "rank").abstained
+        choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, judge=judge,
+               neighbours=neighbours)
+        read = next(x for x in seen if x.startswith("Putin and To Lam"))
+        assert ("the ministry added" in read) is neighbours, read
 
 
 class _SameScore:
@@ -89,7 +81,7 @@ class _SameScore:
         return s.score
 
 
-def test_a_multi_part_question_is_answered_when_one_part_clears_the_cutoff() -> None:
+def test_a_multi_part_question_is_answered_when_the_scorer_is_sure_of_one_part() -> None:
     passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
     question = "How many agreements did Putin sign in Hanoi, and what did the Hanoi talks cover?"
     parts = [("How many agreements did Putin sign in Hanoi?", _SameScore()),
@@ -98,36 +90,36 @@ def test_a_multi_part_question_is_answered_when_one_part_clears_the_cutoff() -> 
     def judge(q: str, texts: Sequence[str]) -> list[float]:  # only the second part, read alone, is answered
         return [0.9 if q.startswith("What did") and "energy" in t else 0.1 for t in texts]
 
-    for role in ("rank", "veto"):
-        draft = choose(sentences, passages, question=question, parts=parts, max_sentences=2, threshold=0.25,
-                       judge=judge, cutoff=0.5, role=role)
-        assert not draft.abstained, role
+    draft = choose(sentences, passages, question=question, parts=parts, max_sentences=2, threshold=0.25,
+                   judge=judge)
+    assert not draft.abstained
     refused = choose(sentences, passages, question=question, parts=parts, max_sentences=2, threshold=0.25,
-                     judge=lambda q, texts: [0.1] * len(texts), cutoff=0.5, role="rank")
+                     judge=lambda q, texts: [0.02] * len(texts))
     assert refused.abstained
 
 
-def test_blend_gives_the_rules_answer_when_the_refusal_model_says_the_articles_answer() -> None:
-    draft = _decide({"11 agreements": 0.9, "energy": 0.1}, "blend", cutoff=0.55)
+def test_the_rules_answer_is_given_when_the_refusal_model_says_the_articles_answer() -> None:
+    draft = _decide({"11 agreements": 0.9, "energy": 0.1})
     assert not draft.abstained and draft.citations[0].doc_id == "a"  # the rules' lead: it counts agreements
 
 
-def test_blend_refuses_when_the_scorer_doubts_every_candidate() -> None:
-    assert _decide({"11 agreements": 0.02, "energy": 0.02}, "blend", cutoff=0.55).abstained
+def test_the_answer_is_refused_when_the_scorer_doubts_every_candidate() -> None:
+    assert _decide({"11 agreements": 0.02, "energy": 0.02}).abstained
+    assert not _decide({"11 agreements": 0.02, "energy": 0.02}, cutoff=0.0).abstained  # RAG_REFUSAL_CUTOFF=0
 
 
-def test_blend_answers_a_rules_refusal_with_the_rank_answer_only_when_the_scorer_is_sure() -> None:
+def test_a_rules_refusal_is_answered_with_the_best_scoring_sentence_only_when_the_scorer_is_sure() -> None:
     passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
     question = "How many energy projects did the talks in Hanoi cover?"  # no sentence counts projects
 
-    def decide(probs: dict[str, float], role: str):
+    def decide(probs: dict[str, float]):
         return choose(sentences, passages, question=question, max_sentences=2, threshold=0.25,
-                      judge=judge_giving(probs), cutoff=0.55, role=role)
+                      judge=judge_giving(probs))
 
-    assert decide({"energy": 0.9}, "veto").abstained  # the rules refuse: no count of projects
-    sure = decide({"energy": 0.9}, "blend")
+    # the rules refuse (no sentence counts projects); the scorer, sure of 'b', has it answer
+    sure = decide({"energy": 0.9})
     assert not sure.abstained and sure.citations[0].doc_id == "b"
-    assert decide({"energy": 0.1}, "blend").abstained
+    assert decide({"energy": 0.1}).abstained
 
 
 def test_the_refusal_model_trusts_the_scorer_and_retrieval_and_doubts_a_rules_refusal() -> None:
@@ -157,7 +149,3 @@ def test_a_broken_refusal_file_is_an_error_naming_it_and_the_fix(tmp_path: Path)
         with pytest.raises(ConfigError) as err:
             read_refusal(tmp_path)
         assert str(path) in str(err.value) and "fit_refusal.py --scorer" in str(err.value)
-
-
-def test_the_blend_role_default_cutoff_is_the_packaged_refusal_models() -> None:
-    assert ROLE_CUTOFFS["blend"] == PACKAGED_REFUSAL.cutoff

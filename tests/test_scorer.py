@@ -1,6 +1,6 @@
 """The answer scorer: the packaged weights load offline and match their sha256, damage is reported with the fix,
 the training script runs (a smoke run inside make test), and with the real models over real Chroma a question the
-articles do not cover is refused while a paraphrased one is answered."""
+articles do not cover is refused (a paraphrase and a year near miss are strict xfails, for issue 24's reader)."""
 
 from __future__ import annotations
 
@@ -57,17 +57,35 @@ def test_a_damaged_or_missing_weights_file_is_an_error_naming_the_file_and_the_f
     assert build_scorer(Settings(scorer="none")) is None
 
 
-def test_each_scorer_role_gets_its_calibrated_cutoff_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RAG_SCORER_ROLE", "RAG_SCORER_CUTOFF"):
-        monkeypatch.delenv(name, raising=False)
-    def cutoff(**settings: str) -> float:
-        return Engine(Settings(_env_file=None, **settings)).scorer_cutoff  # lazy: nothing is loaded
+def test_the_refusal_cutoff_is_the_refusal_models_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAG_REFUSAL_CUTOFF", raising=False)
 
-    assert Settings(_env_file=None).scorer_role == "blend" and cutoff() == 0.55
-    assert cutoff(scorer_role="veto") == 0.15
-    assert cutoff(scorer_role="rank") == 0.3
+    def cutoff() -> float:
+        return Engine(Settings(_env_file=None)).refusal_cutoff  # lazy: nothing is loaded
+
+    assert cutoff() == 0.55
+    monkeypatch.setenv("RAG_REFUSAL_CUTOFF", "0.4")
+    assert cutoff() == 0.4
+
+
+def test_a_removed_or_invalid_setting_is_an_error_naming_it_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_SCORER_ROLE", "choose")
+    with pytest.raises(ConfigError, match="RAG_SCORER_ROLE is no longer a setting"):
+        Settings(_env_file=None)
+    monkeypatch.delenv("RAG_SCORER_ROLE")
     monkeypatch.setenv("RAG_SCORER_CUTOFF", "0.4")
-    assert cutoff(scorer_role="veto") == 0.4
+    with pytest.raises(ConfigError, match="now RAG_REFUSAL_CUTOFF"):
+        Settings(_env_file=None)
+    monkeypatch.delenv("RAG_SCORER_CUTOFF")
+    monkeypatch.setenv("RAG_REFUSAL_CUTOFF", "3")
+    with pytest.raises(ConfigError) as err:
+        Settings(_env_file=None)
+    assert "RAG_REFUSAL_CUTOFF='3' is invalid" in str(err.value) and "docs/configuration.md" in str(err.value)
+    monkeypatch.delenv("RAG_REFUSAL_CUTOFF")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-print")
+    with pytest.raises(ConfigError) as err:
+        Settings(_env_file=None, openai_api_key=["sk-do-not-print"], answer_sentences=0)
+    assert "RAG_ANSWER_SENTENCES=0 is invalid" in str(err.value) and "sk-do-not-print" not in str(err.value)
 
 
 def _tiny_squad(path: Path) -> Path:
@@ -174,17 +192,16 @@ def test_the_answer_sentence_with_its_answer_cut_out_is_a_negative() -> None:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One index of the seed articles, built once for every role."""
+    """One index of the seed articles, built once for the module."""
     data = tmp_path_factory.mktemp("scorer") / "data"
     settings = Settings(data_dir=data)
     Engine(settings, embedder=build_embedder(settings)).ingest([ROOT / "seeds"])
     return data
 
 
-@pytest.fixture(scope="module", params=[("choose", 0.3), ("rank", 0.3), ("blend", 0.55)], ids=lambda p: p[0])
-def engine(request: pytest.FixtureRequest, seeded: Path) -> Engine:
-    role, cutoff = request.param
-    settings = Settings(data_dir=seeded, scorer="packaged", scorer_role=role, scorer_cutoff=cutoff)
+@pytest.fixture(scope="module")
+def engine(seeded: Path) -> Engine:
+    settings = Settings(data_dir=seeded, scorer="packaged")
     return Engine(settings, embedder=build_embedder(settings))
 
 
@@ -194,17 +211,6 @@ def test_with_the_scorer_a_question_the_articles_do_not_cover_is_refused(engine:
                      "How many goals did Vietnam score in the 2024 AFF Championship final?"):
         answer = engine.answer(question)
         assert answer.abstained, (question, answer.text)
-
-
-@pytest.mark.slow
-def test_with_the_scorer_a_paraphrased_question_is_answered_from_the_right_article(engine: Engine) -> None:
-    if engine.settings.scorer_role == "blend":
-        pytest.skip("blend keeps the rules' refusal of this paraphrase: the scorer gives its answer 0.53, and with "
-                    "the rules refusing the refusal model says 0.47, under the 0.55 cutoff (benchmarks/README.md)")
-    answer = engine.answer("How many deals were inked when Putin met Vietnam's president in Hanoi?")
-    assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
-    assert answer.citations[0].doc_id.startswith("004_"), answer.citations
-    assert answer.timings.get("score", 0.0) > 0.0
 
 
 @pytest.mark.slow
@@ -221,13 +227,13 @@ def test_a_local_scorer_folder_answers_with_its_own_refusal_model(seeded: Path, 
     (folder / REFUSAL_FILE).write_text(json.dumps({  # a model that never believes the articles answer
         "weights": {"best": 0.0, "lead": 0.0, "rules_refused": 0.0, "retrieval": 0.0}, "bias": -20.0, "cutoff": 0.5}))
     doubting = Engine(Settings(data_dir=seeded, scorer=str(folder)))
-    assert doubting.refusal.bias == -20.0 and doubting.scorer_cutoff == 0.5 and engine.scorer_cutoff == 0.55
+    assert doubting.refusal.bias == -20.0 and doubting.refusal_cutoff == 0.5 and engine.refusal_cutoff == 0.55
     assert doubting.answer(question).abstained
 
 
 @pytest.fixture(scope="module")
 def default_engine(seeded: Path) -> Engine:
-    """The engine as a user gets it: no setting (the packaged scorer, blend role)."""
+    """The engine as a user gets it: no setting (the packaged scorer)."""
     settings = Settings(data_dir=seeded)
     return Engine(settings, embedder=build_embedder(settings))
 
@@ -257,3 +263,12 @@ def test_by_default_a_standalone_question_after_unrelated_turns_keeps_its_words(
     assert answer.standalone_question == question  # nothing of the drone factory is carried into retrieval
     assert answer.citations and all(c.doc_id.startswith("004_") for c in answer.citations), answer.citations
 
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 24: the rules find no count of 'deals' and the refusal model, given the "
+                   "scorer's 0.53 for the answer sentence, refuses; a stronger reader that picks the sentence is the fix")
+def test_by_default_a_paraphrased_question_is_answered_from_the_right_article(default_engine: Engine) -> None:
+    answer = default_engine.answer("How many deals were inked when Putin met Vietnam's president in Hanoi?")
+    assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
+    assert answer.citations[0].doc_id.startswith("004_"), answer.citations
