@@ -63,8 +63,8 @@ test: setup-local setup-dev browser
 GATE = RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval
 eval-gate: setup
 	$(GATE) eval/questions/seeds.jsonl --ingest seeds --report eval/reports/ci --min quote_validity=1.0 \
-		--min context_recall=0.96 --min fact_recall=0.83 --min citation_precision=0.94 \
-		--min grounded_refusal_f1=0.82 --min sentence_coverage=0.98
+		--min context_recall=0.96 --min fact_recall=0.80 --min citation_precision=0.94 \
+		--min grounded_refusal_f1=0.80 --min sentence_coverage=0.98
 	$(GATE) eval/questions/dev.jsonl --ingest seeds --report eval/reports/ci-dev --min quote_validity=1.0 \
 		--min context_recall=0.95 --min fact_recall=0.77 --min citation_precision=0.94 \
 		--min grounded_refusal_f1=0.72 --min sentence_coverage=0.98
@@ -77,7 +77,7 @@ eval-gate: setup
 		--min quote_validity=1.0 --min fact_recall=0.77 --min citation_precision=0.84 \
 		--min grounded_refusal_f1=0.66
 	$(GATE) eval/blind/questions.jsonl --ingest eval/blind/corpus --report eval/reports/ci-blind \
-		--min quote_validity=1.0 --min fact_recall=0.61 --min citation_precision=0.89 \
+		--min quote_validity=1.0 --min fact_recall=0.59 --min citation_precision=0.84 \
 		--min grounded_refusal_f1=0.49
 
 eval: setup

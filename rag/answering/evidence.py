@@ -10,11 +10,11 @@ from functools import lru_cache
 import numpy as np
 
 from rag.ingestion.clean import is_boilerplate
-from rag.lexical import LexicalIndex, stem, term_set, tokenize
+from rag.lexical import LexicalIndex, term_set, tokenize
 from rag.providers import Embedder
 from rag.sentences import SentenceKey, chunk_sentences
 from rag.store import Store
-from rag.synonyms import country_of, synonyms
+from rag.synonyms import synonyms
 from rag.types import Chunk, Passage
 
 DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
@@ -58,8 +58,6 @@ class Scorer:
         self.total = sum(self.weights.values()) or 1.0
         self.alternatives: dict[str, frozenset[str]] = {}  # question word -> the synonyms that stand in for it
         self._names = {t for w in _NAME.findall(question) for t in tokenize(w)}  # 'United States' has no synonyms
-        self.places = {stem(c.lower()): frozenset(tokenize(country)) for c in re.findall(r"[A-Z][a-z]+", question)
-                       if (country := country_of(c)) and stem(c.lower()) in self.weights}  # 'Seoul': South Korea too
 
     def localize(self, texts: Sequence[str]) -> None:
         """Blend each term's corpus idf with its idf among the candidate chunks (each scaled to its maximum).
@@ -82,8 +80,6 @@ class Scorer:
             if term in self.alternatives:
                 df = sum(term in terms or not self.alternatives[term].isdisjoint(words)
                          for terms, words in zip(present, common, strict=True))
-            elif term in self.places:
-                df = sum(term in terms or self.places[term] <= terms for terms in present)
             else:
                 df = sum(term in terms for terms in present)
             local[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
@@ -94,12 +90,10 @@ class Scorer:
         self.total = sum(self.weights.values()) or 1.0
 
     def coverage(self, text: str) -> float:
-        """Share of the question's (idf-weighted) terms that occur in the text; a capital's country, or a synonym of a
-        word no candidate uses, counts SYNONYM_CREDIT of the word."""
+        """Share of the question's (idf-weighted) terms that occur in the text; a synonym of a word no candidate uses
+        counts SYNONYM_CREDIT of the word."""
         present = term_set(text)
         found = sum(w for t, w in self.weights.items() if t in present)
-        found += sum(SYNONYM_CREDIT * self.weights[t] for t, country in self.places.items()
-                     if t not in present and country <= present)
         missing = [t for t in self.alternatives if t not in present]
         if missing:  # a synonym stands in only as a common word: 'tell' ~ 'state', but not in 'United States'
             words = _common_words(text)

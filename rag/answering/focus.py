@@ -1,4 +1,4 @@
-"""What a question is about (a counted noun, names, a title, a pair, a verb) and whether a sentence is about it."""
+"""What a question is about (a noun, names, a role or title, a pair) and whether a sentence is about it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from rag.answering.verbs import AUXILIARY
 from rag.lexical import stem
+
+AUXILIARY = {"is", "was", "are", "were", "has", "have", "had", "did", "does", "do", "will", "would", "can", "could",
+             "should", "may", "might", "must"}
 
 _ATTRIBUTE = re.compile(r"\bwhat (?:is|was|are|were) (?:the |\w+['’]s )(?:current |exact |total )?([a-z]+)\b", re.I)
 _GENERIC = {"value", "amount", "number", "size", "total", "name", "title", "figure", "sum", "level", "share",
@@ -21,8 +23,6 @@ _COUNTED = re.compile(r"\bhow many ((?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?= (?:or|a
 _LONG = re.compile(r"\bhow long (?:was|is|were|are|did|does|do|will|would) (?:the |a |an |this |that |his |her |its |their |"
                    r"[A-Z][\w.-]*['’]s )?((?:[a-z]+ )?[a-z]+)\b(?=\s+(?:last|take|run|go|stay|to|in|at|on|for|of)\b|\s*\?|$)",
                    re.I)
-_DURATION = re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|few|"
-                       r"couple of)[\s-]+(?:second|minute|hour|day|night|week|fortnight|month|year|decade)s?\b", re.I)
 _SITED = re.compile(r"\b(?:where|in (?:which|what) (?:[\w’'-]+ ){0,2}?(?:city|town|province|region|country|place))"
                     r"(?: (?:in|of) [A-Z][\w’'-]*)? (?:will|would|is|was|are|were) (?:the|a|an|its|their) "
                     r"((?:[\w’'-]+ ){0,6}?[a-z]+) (?:be |been )?(?:built|located|based|held|hosted|constructed|set up|"
@@ -37,9 +37,7 @@ class Focus(NamedTuple):
 
     nouns: tuple[str, ...]  # alternatives ('documents or agreements'); empty: no noun required
     names: tuple[str, ...]
-    counted: bool = False  # 'how many <noun>': a number must count the noun itself
     role: str = ""  # 'Who is the Secretary-General of the United Nations': the title the names must hold
-    lasting: bool = False  # 'How long was the visit': a duration must be given next to the noun
     title: str = ""  # 'Who is the Vietnamese prime minister…': the person named must be given that title
 
 
@@ -58,7 +56,7 @@ def focus(question: str) -> Focus:
 def _focus(question: str) -> Focus:
     m = _LONG.search(question)
     if m:
-        return Focus(tuple(m.group(1).split()), (), lasting=True)  # 'the war' or 'the state visit': either noun
+        return Focus(tuple(m.group(1).split()), ())  # 'the war' or 'the state visit': either noun
     m = _SITED.search(question)  # 'Where will the nuclear science center be built?': a place for the center
     if m:
         return Focus((m.group(1).split()[-1],), ())
@@ -66,8 +64,7 @@ def _focus(question: str) -> Focus:
     if m:
         words = m.group(1).split()
         alt = re.match(r" or ([\w’'-]+)", question[m.end(1):])
-        return Focus((words[-1],) + ((alt.group(1),) if alt else ()), tuple(w for w in words[:-1] if w[:1].isupper()),
-                     counted=True)
+        return Focus((words[-1],) + ((alt.group(1),) if alt else ()), tuple(w for w in words[:-1] if w[:1].isupper()))
     m = _ATTRIBUTE.search(question)  # 'What is the population of…': the specific property asked for
     if m and m.group(1).lower() not in _GENERIC:
         before, after = question[: m.start(1)], question[m.end(1):]
@@ -149,50 +146,6 @@ def uses_noun(sentence: str, nouns: Sequence[str]) -> bool:
     return any(n in words if n.isupper() or n[:1].isupper() else stem(n.lower()) in common for n in nouns)
 
 
-_COUNT_WORD = re.compile(r"(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-                         r"fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|dozens?|tens)$", re.I)
-_LINK = {"numbering", "numbered", "number", "totaling", "totalling", "totaled", "totalled", "total", "reached",
-         "reaching", "estimated", "put", "stood", "at", "about", "around", "some", "nearly", "over", "of", "to"}
-
-
-def counts(sentence: str, nouns: Sequence[str]) -> bool:
-    """Whether a number in the sentence counts one of the nouns: '11 cooperation agreements', 'thousands of drones',
-    'troops numbering 10,000' — not '10 times' next to 'troop deployment', nor '55.4% of troops'."""
-    words = re.findall(r"\d[\d,.]*%?|[A-Za-z][\w’'-]*", sentence)
-    lowered = [w.lower() for w in words]
-    wanted = {stem(n.lower()) for n in nouns}
-
-    def is_count(i: int) -> bool:
-        w = lowered[i]
-        if not _COUNT_WORD.match(w) or re.fullmatch(r"(?:1[89]|20)\d\d", w):
-            return False
-        return i + 1 >= len(words) or lowered[i + 1] not in {"percent", "per", "%"}
-
-    for i, w in enumerate(lowered):
-        if is_count(i) and any(stem(x) in wanted for x in lowered[i + 1 : i + 7]):
-            return True
-        if stem(w) in wanted:  # 'troops numbering 10,000', 'agreements, totalling 11'
-            j = i + 1
-            while j < len(words) and j <= i + 3 and lowered[j] in _LINK:
-                j += 1
-            if j > i + 1 and j < len(words) and is_count(j):
-                return True
-    return False
-
-
-def lasts(sentence: str, nouns: Sequence[str]) -> bool:
-    """Whether the sentence gives a duration within four words of the noun: 'a two day visit', 'the war lasted
-    three years' — not 'for the first time in 24 years' in a sentence about a trip."""
-    words = re.findall(r"[\w’'-]+", sentence.lower())
-    wanted = {stem(n.lower()) for n in nouns}
-    spans = [(len(re.findall(r"[\w’'-]+", sentence[: m.start()])), len(re.findall(r"[\w’'-]+", sentence[: m.end()])))
-             for m in _DURATION.finditer(sentence)]
-    for i, w in enumerate(words):
-        if stem(w) in wanted and any(a - 4 <= i <= b + 4 for a, b in spans):
-            return True
-    return False
-
-
 def holds(sentence: str, role: str, names: Sequence[str]) -> bool:
     """Whether the sentence gives the role as the named organisation's: 'Secretary-General of the United Nations',
     'UN Secretary-General', "the United Nations' Secretary-General" — not 'a Secretary General at Marerant & Co.'"""
@@ -269,27 +222,3 @@ def _name_words(question: str, m: re.Match[str]) -> list[str]:
 def names_asked(question: str) -> tuple[str, ...]:
     """Capitalised words of the question except its first ('…trade between Russia and China…' -> Russia, China)."""
     return tuple(dict.fromkeys(w for m in _CAPITALISED.finditer(question) for w in _name_words(question, m)))
-
-
-def entities_asked(question: str) -> tuple[tuple[str, ...], ...]:
-    """The question's names grouped into the things they name ('Putin and To Lam … Hanoi' -> (Putin,), (To, Lam),
-    (Hanoi,)); each group's words as ``names_asked`` gives them."""
-    groups = []
-    for run in re.finditer(r"(?<![\w’'])[A-Z][\w’'.-]*(?:[ –-]+[A-Z][\w’'.-]*)*", question):
-        words = tuple(dict.fromkeys(w for m in _CAPITALISED.finditer(question, run.start(), run.end())
-                                    for w in _name_words(question, m)))
-        if words:
-            groups.append(words)
-    return tuple(groups)
-
-
-def any_entity_in(text: str, groups: Sequence[Sequence[str]]) -> bool:
-    """Whether the text names at least one of the things ``entities_asked`` found (all the words of one)."""
-    return any(names_in(text, g) for g in groups)
-
-
-def most_entities_in(text: str, groups: Sequence[Sequence[str]]) -> bool:
-    """Whether the text names the things ``entities_asked`` found: every one of one or two, all but one of more (a
-    place may be named differently: 'in Hanoi' ~ 'in Vietnam')."""
-    found = sum(names_in(text, g) for g in groups)
-    return found >= (len(groups) if len(groups) <= 2 else len(groups) - 1)

@@ -7,73 +7,48 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answering.evidence import Scorer, Sentence, _is_display, sentence_windows
+from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.expect import Expect, expected, is_polar, offers
-from rag.answering.focus import (
-    Focus,
-    any_entity_in,
-    counts,
-    entities_asked,
-    focus,
-    holds,
-    lasts,
-    most_entities_in,
-    names_asked,
-    names_in,
-    same_pair,
-    titled,
-    uses_noun,
-)
-from rag.answering.verbs import action, how_verb, uses_verb
+from rag.answering.focus import Focus, focus, holds, same_pair, titled, uses_noun
 from rag.ingestion.metadata import display_title
 from rag.lexical import STOPWORDS, stem, term_set
 from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
 _MIN_WORDS = 5
-OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
-FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
-LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
-VERB_RATIO = 0.5  # a 'How did X <verb>…' lead that uses the verb may score this much below the best sentence
-RESTATED_SHARE = 0.6  # a headline whose article's body sentence in the answer has this share of its words is dropped
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
-_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 _FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
 _SHARE = re.compile(r"\d\s*(?:%|percent|per cent)\s+of\b", re.I)  # a share of something: '80%-90% of its trade'
 _MEASURES = {stem(w) for w in "year month quarter week day time previous last next compared according percent cent per "
              "figure data released showed said says rose fell grew grown increase decrease rise total billion million "
              "trillion thousand number share portion amount level estimated expected reached".split()}
+OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
+FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
+LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
+_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 NOT_COVERED = "The indexed articles don't answer this question."
 
 
 @dataclass(frozen=True)
 class _Views:
     """What a reader sees around each sentence: its window (title, the sentence before, the sentence; by ``id``) and
-    its passage (title and the whole chunk)."""
+    the passages."""
 
     window: dict[int, str]
     passages: dict[str, Passage]
 
-    def passage(self, s: Sentence) -> str:
-        p = self.passages[s.chunk_id]
-        return f"{p.meta.title}\n{p.chunk.text}"
-
 
 @dataclass(frozen=True)
 class _Asked:
-    """What one question (or part) asks for, worked out once: its expected kind, focus, verb and names."""
+    """What one question (or part) asks for, worked out once: its expected kind and its focus."""
 
     kind: Expect
     about: Focus
-    verb: str | None  # 'Who won…': the action the answer must show
-    names: tuple[str, ...]  # every name it asks about (one side of an either-or question needs them all)
-    entities: tuple[tuple[str, ...], ...]  # the things a 'how many' lead's passage must name
 
 
 @lru_cache(maxsize=512)
 def _asked(question: str) -> _Asked:
-    return _Asked(kind=expected(question), about=focus(question), verb=action(question),
-                  names=names_asked(question), entities=entities_asked(_own_words(question)))
+    return _Asked(kind=expected(question), about=focus(question))
 
 
 @dataclass
@@ -132,8 +107,7 @@ def extract(
         if chosen and _asked(text).kind in _VALUES and any(fits(c, text, views) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
-        lead = _lead(usable, text, scores, threshold, views, every_name=scorer is not None and is_polar(text),
-                     fits=fits)
+        lead = _lead(usable, text, scores, threshold, views, fits=fits)
         if lead is not None and not _redundant(lead, chosen):
             chosen.append(lead)
     if not chosen:
@@ -161,7 +135,7 @@ def extract(
         if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
                 and id(s) in paired):
             chosen.append(s)
-    return compose([s for s in chosen if not _restated(s, chosen, question)], conflict, passages)
+    return compose(chosen, conflict, passages)
 
 
 def compose(chosen: Sequence[Sentence], conflict: Sentence | None, passages: dict[str, Passage]) -> Draft:
@@ -177,7 +151,7 @@ def compose(chosen: Sequence[Sentence], conflict: Sentence | None, passages: dic
 
 
 def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
-          views: _Views, *, fits: Callable[..., bool], every_name: bool = False) -> Sentence | None:
+          views: _Views, *, fits: Callable[..., bool]) -> Sentence | None:
     """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
 
     'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
@@ -185,66 +159,43 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     best = scores[id(ranked[0])]
     if best < threshold:
         return None
-    verb = how_verb(question)  # 'How did Kim refer to the US…': a sentence in which he refers to it, if one is close
-    if verb is not None:
-        for s in ranked:
-            if scores[id(s)] < max(threshold, VERB_RATIO * best):
-                break
-            if uses_verb(s.text, verb) and fits(s, question, views, every_name):
-                return s
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if fits(s, question, views, every_name):
+        if fits(s, question, views):
             return s
     return None
 
 
-def _fits(s: Sentence, question: str, views: _Views, every_name: bool = False) -> bool:
-    """Whether the sentence offers the kind of answer the question asks for, about what it asks about (with
-    ``every_name``, about everything the question names: one side of an either-or question)."""
+def _fits(s: Sentence, question: str, views: _Views) -> bool:
+    """Whether the sentence offers the kind of answer the question asks for, about what it asks about (the noun, the
+    role or title, the pair of parties it names)."""
     asked = _asked(question)
     about = asked.about
     return (offers(s.text, asked.kind, question) and uses_noun(s.text, about.nouns)
-            and (not about.counted or counts(s.text, about.nouns)) and (not about.lasting or lasts(s.text, about.nouns))
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
-            and (not about.title or titled(s.text, about.title, question))
-            and (not every_name or names_in(views.window[id(s)], asked.names))
-            and (not about.counted or most_entities_in(views.passage(s), asked.entities))
-            and (asked.kind is not Expect.DAY or not asked.entities or any_entity_in(views.passage(s), asked.entities))
-            and names_in(views.window[id(s)], about.names) and (asked.verb is None or uses_verb(s.text, asked.verb)))
+            and (not about.title or titled(s.text, about.title, question)))
 
 
 def _always(*_: object, **__: object) -> bool:
     return True
 
 
-def _own_words(question: str) -> str:
-    """The question without an 'according to …' clause (the source it names) and without the context a follow-up
-    carries in parentheses ('How many agreements did they sign? (Putin, Hanoi)')."""
-    question = re.sub(r"\s*\([^()]*\)\s*\??\s*$", "", question)
-    return re.sub(r",?\s*according to [^,?]*", "", question, flags=re.I)
-
-
 def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, views: _Views) -> Sentence | None:
-    """The best sentence from another document that states a different figure of the same kind, from an article
-    about the question (several candidates come from it, and the sentence or the one before it names something the
-    question names, or, if it names nothing, that the lead sentence names). A question that asks for a name or a date
-    gets no 'different figure'."""
+    """The best sentence from another document that states a different figure of the same kind about the same topic
+    (the sentence or the one before it shares a topic word with the question and the lead). A question that asks for
+    a name or a date gets no 'different figure'."""
     mine = figures(top.text)
     if not mine or _asked(question).kind not in _FIGURED:
         return None
     units = {_unit(f) for f in mine}
-    names = _asked(question).names
-    whose = () if names else entities_asked(top.text)  # whose figure the lead gives: 'the US dollar's share…'
     topic = _topic_words(f"{question} {top.text}")
     share = bool(_SHARE.search(top.text))
     for s in sorted(rivals, key=lambda s: -s.context_score):
         if s.context_score < CONFLICT_RATIO * top.score:
             return None
         window = views.window[id(s)]
-        if (s.doc_id == top.doc_id or not s.backed or (names and not names_in(window, names, every=False))
-                or (whose and not any_entity_in(window, whose)) or not _topic_words(window) & topic):
+        if s.doc_id == top.doc_id or not s.backed or not _topic_words(window) & topic:
             continue
         theirs = figures(s.text)
         if share and not _SHARE.search(s.text):
@@ -262,21 +213,6 @@ def _topic_words(text: str) -> set[str]:
 
 def _unit(figure: str) -> str:
     return "%" if figure.endswith(("%", "percent")) else re.sub(r"[\d.]", "", figure)
-
-
-def _restated(s: Sentence, chosen: Sequence[Sentence], question: str) -> bool:
-    """Whether ``s`` is a headline (or standfirst, caption) that a body sentence of its own article in the answer
-    already says: that sentence has most of its words, or every word of it the question uses (stemmed)."""
-    if not _is_display(s.text):
-        return False
-    mine = term_set(s.text)
-    asked = mine & term_set(question)
-    for o in chosen:
-        if o.doc_id == s.doc_id and o is not s and not _is_display(o.text):
-            theirs = term_set(o.text)
-            if len(mine & theirs) >= RESTATED_SHARE * len(mine) or (asked and asked <= theirs):
-                return True
-    return False
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
