@@ -164,4 +164,3 @@ def _problem(error: Any) -> str:
     name = name if name.startswith(("RAG_", "OPENAI_")) else f"RAG_{name}"
     secret = any(w in name for w in ("KEY", "TOKEN", "SECRET", "PASSWORD"))
     return f"{name}{'' if secret else '=' + repr(error.get('input'))} is invalid: {error['msg']}"
-

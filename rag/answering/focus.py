@@ -33,7 +33,8 @@ _POSSESSOR = re.compile(r"\b([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)['’]s\s+
 
 
 class Focus(NamedTuple):
-    """What the answer must be about: a noun it must use and names its sentence (or context) must mention."""
+    """What the answer must be about: a noun it must use, and the names the question gives it (a role's holder
+    must hold it for them: ``holds``)."""
 
     nouns: tuple[str, ...]  # alternatives ('documents or agreements'); empty: no noun required
     names: tuple[str, ...]

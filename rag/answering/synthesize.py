@@ -16,26 +16,17 @@ from rag.types import Citation, Passage
 
 _FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
 _MIN_WORDS = 5
+OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
+FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
+LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
 CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
+_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 _FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
 _SHARE = re.compile(r"\d\s*(?:%|percent|per cent)\s+of\b", re.I)  # a share of something: '80%-90% of its trade'
 _MEASURES = {stem(w) for w in "year month quarter week day time previous last next compared according percent cent per "
              "figure data released showed said says rose fell grew grown increase decrease rise total billion million "
              "trillion thousand number share portion amount level estimated expected reached".split()}
-OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
-FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
-LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
-_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 NOT_COVERED = "The indexed articles don't answer this question."
-
-
-@dataclass(frozen=True)
-class _Views:
-    """What a reader sees around each sentence: its window (title, the sentence before, the sentence; by ``id``) and
-    the passages."""
-
-    window: dict[int, str]
-    passages: dict[str, Passage]
 
 
 @dataclass(frozen=True)
@@ -101,13 +92,13 @@ def extract(
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
-    views = _Views(window=sentence_windows(sentences, passages), passages=passages)
+    window = sentence_windows(sentences, passages)
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
-        if chosen and _asked(text).kind in _VALUES and any(fits(c, text, views) for c in chosen):
+        if chosen and _asked(text).kind in _VALUES and any(fits(c, text) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
-        lead = _lead(usable, text, scores, threshold, views, fits=fits)
+        lead = _lead(usable, text, scores, threshold, fits=fits)
         if lead is not None and not _redundant(lead, chosen):
             chosen.append(lead)
     if not chosen:
@@ -115,17 +106,17 @@ def extract(
     top = chosen[0]
     rivals = [s for s in usable if same_pair(s.text, question)]
     paired = {id(s) for s in rivals}
-    conflict = _differing_figure(top, rivals, question, views) if len(parts) <= 1 else None
+    conflict = _differing_figure(top, rivals, question, window) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
     polar = is_polar(question)
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
-        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(fits(c, text, views) for c in chosen)]
+        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(fits(c, text) for c in chosen)]
     fitting_floor = max(FIT_FLOOR * top.score, threshold)
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) + (conflict is not None) >= max_sentences or s.score < fitting_floor:
             break
-        answers = any(fits(s, q, views) for q in asks)
+        answers = any(fits(s, q) for q in asks)
         if s.score < floor and not (s.doc_id in lead_docs and answers):
             continue  # below the floor only a lead article's sentence that answers the question too may join
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
@@ -150,11 +141,11 @@ def compose(chosen: Sequence[Sentence], conflict: Sentence | None, passages: dic
     return Draft(text=" ".join(parts_text), citations=citations, abstained=False)
 
 
-def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float,
-          views: _Views, *, fits: Callable[..., bool]) -> Sentence | None:
+def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float], threshold: float, *,
+          fits: Callable[..., bool]) -> Sentence | None:
     """The best sentence that offers what the question asks for, about what it asks about, if any scores high enough.
 
-    'How many North Korean troops…' needs a sentence that counts troops, with North Korea in it or just before it."""
+    'How many North Korean troops…' needs a sentence with a number that uses the noun 'troops'."""
     ranked = sorted(sentences, key=lambda s: -scores[id(s)])
     best = scores[id(ranked[0])]
     if best < threshold:
@@ -162,12 +153,12 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     for s in ranked:
         if scores[id(s)] < max(threshold, LEAD_RATIO * best):
             return None
-        if fits(s, question, views):
+        if fits(s, question):
             return s
     return None
 
 
-def _fits(s: Sentence, question: str, views: _Views) -> bool:
+def _fits(s: Sentence, question: str) -> bool:
     """Whether the sentence offers the kind of answer the question asks for, about what it asks about (the noun, the
     role or title, the pair of parties it names)."""
     asked = _asked(question)
@@ -181,7 +172,8 @@ def _always(*_: object, **__: object) -> bool:
     return True
 
 
-def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, views: _Views) -> Sentence | None:
+def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str,
+                      window: dict[int, str]) -> Sentence | None:
     """The best sentence from another document that states a different figure of the same kind about the same topic
     (the sentence or the one before it shares a topic word with the question and the lead). A question that asks for
     a name or a date gets no 'different figure'."""
@@ -194,8 +186,7 @@ def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str, 
     for s in sorted(rivals, key=lambda s: -s.context_score):
         if s.context_score < CONFLICT_RATIO * top.score:
             return None
-        window = views.window[id(s)]
-        if s.doc_id == top.doc_id or not s.backed or not _topic_words(window) & topic:
+        if s.doc_id == top.doc_id or not s.backed or not _topic_words(window[id(s)]) & topic:
             continue
         theirs = figures(s.text)
         if share and not _SHARE.search(s.text):
