@@ -1,5 +1,6 @@
 """The answer decision (pure logic, with a deterministic judge): the rules' draft, given only when the refusal model
-over the scorer's signals says the articles answer; the rank answer when the rules refuse; a folder's own model."""
+over the scorer's signals says the articles answer; the best-scoring sentence when the rules refuse; a folder's
+own model."""
 
 from __future__ import annotations
 

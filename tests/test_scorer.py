@@ -200,16 +200,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(seeded: Path) -> Engine:
-    settings = Settings(data_dir=seeded, scorer="packaged")
+def default_engine(seeded: Path) -> Engine:
+    """The engine as a user gets it: no setting (the packaged scorer)."""
+    settings = Settings(data_dir=seeded)
     return Engine(settings, embedder=build_embedder(settings))
 
 
 @pytest.mark.slow
-def test_with_the_scorer_a_question_the_articles_do_not_cover_is_refused(engine: Engine) -> None:
+def test_by_default_a_question_the_articles_do_not_cover_is_refused(default_engine: Engine) -> None:
     for question in ("What is the boiling point of liquid nitrogen?",
                      "How many goals did Vietnam score in the 2024 AFF Championship final?"):
-        answer = engine.answer(question)
+        answer = default_engine.answer(question)
         assert answer.abstained, (question, answer.text)
 
 
@@ -229,13 +230,6 @@ def test_a_local_scorer_folder_answers_with_its_own_refusal_model(seeded: Path, 
     doubting = Engine(Settings(data_dir=seeded, scorer=str(folder)))
     assert doubting.refusal.bias == -20.0 and doubting.refusal_cutoff == 0.5 and engine.refusal_cutoff == 0.55
     assert doubting.answer(question).abstained
-
-
-@pytest.fixture(scope="module")
-def default_engine(seeded: Path) -> Engine:
-    """The engine as a user gets it: no setting (the packaged scorer)."""
-    settings = Settings(data_dir=seeded)
-    return Engine(settings, embedder=build_embedder(settings))
 
 
 @pytest.mark.slow
