@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,9 +34,9 @@ class Settings(BaseSettings):
 
     def __init__(self, **values: Any) -> None:
         """Read the settings; a removed or invalid one is a ConfigError naming the variable and its fix."""
-        for name, fix in REMOVED.items():
-            if os.environ.get(name):
-                raise ConfigError(f"{name} is no longer a setting: {fix}.")
+        env_file = values.get("_env_file", self.model_config.get("env_file"))
+        for name, where in _removed_set(env_file):
+            raise ConfigError(f"{name} (set in {where}) is no longer a setting: {REMOVED[name]}.")
         try:
             super().__init__(**values)
         except ValidationError as exc:
@@ -156,6 +157,17 @@ class Settings(BaseSettings):
     def lexical_path(self) -> Path:
         """Directory of the persisted BM25 index."""
         return self.data_dir / "lexical"
+
+
+def _removed_set(env_file: Any) -> list[tuple[str, str]]:
+    """The removed settings still set, each with where: the environment or a .env file."""
+    files = [] if not env_file else [env_file] if isinstance(env_file, (str, Path)) else list(env_file)
+    found = [(name, "the environment") for name in REMOVED if os.environ.get(name)]
+    for f in map(Path, files):
+        if f.is_file():
+            keys = {k.upper() for k, v in dotenv_values(f).items() if v}
+            found += [(name, str(f)) for name in REMOVED if name in keys]
+    return found
 
 
 def _problem(error: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -68,11 +69,18 @@ def test_the_refusal_cutoff_is_the_refusal_models_unless_one_is_set(monkeypatch:
     assert cutoff() == 0.4
 
 
-def test_a_removed_or_invalid_setting_is_an_error_naming_it_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_removed_or_invalid_setting_is_an_error_naming_it_and_the_fix(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
     monkeypatch.setenv("RAG_SCORER_ROLE", "choose")
-    with pytest.raises(ConfigError, match="RAG_SCORER_ROLE is no longer a setting"):
+    with pytest.raises(ConfigError, match=r"RAG_SCORER_ROLE \(set in the environment\) is no longer a setting"):
         Settings(_env_file=None)
     monkeypatch.delenv("RAG_SCORER_ROLE")
+    env = tmp_path / ".env"
+    env.write_text("RAG_ANSWER_SENTENCES=2\nrag_scorer_role=choose\n")
+    with pytest.raises(ConfigError, match=rf"RAG_SCORER_ROLE \(set in {re.escape(str(env))}\) is no longer"):
+        Settings(_env_file=env)  # a .env line is not silently ignored either
+    env.write_text("RAG_ANSWER_SENTENCES=2\n")
+    assert Settings(_env_file=env).answer_sentences == 2
     monkeypatch.setenv("RAG_SCORER_CUTOFF", "0.4")
     with pytest.raises(ConfigError, match="now RAG_REFUSAL_CUTOFF"):
         Settings(_env_file=None)
