@@ -1,4 +1,4 @@
-"""The answer() contract on the real seed index: facts cited verbatim, follow-ups, abstention, conflicts, bad input."""
+"""The answer() contract on the real seed index: facts cited verbatim, follow-ups, abstention, bad input."""
 
 from __future__ import annotations
 
@@ -59,18 +59,6 @@ def test_questions_the_articles_do_not_cover_abstain(engine: Engine, question: s
     assert a.abstained
     assert "don't answer" in a.text
     assert_quotes_verbatim(engine, a)
-
-
-def test_conflicting_figures_are_both_reported_with_their_own_citations(engine: Engine) -> None:
-    a = engine.answer("What share of Vietnam's arms come from Russia?")
-    assert "60 to 70%" in a.text and "80%" in a.text
-    docs = {c.doc_id for c in a.citations}
-    assert {"002_fa3c26d2fc650530", "004_0f3fec0a3f19dfb0"} <= docs
-
-
-def test_trade_figures_that_differ_between_sources_are_both_reported(engine: Engine) -> None:
-    a = engine.answer("How large is trade between the United States and Vietnam?")
-    assert "140 billion" in a.text and "111 billion" in a.text
 
 
 def test_stream_yields_deltas_then_the_final_answer(engine: Engine) -> None:

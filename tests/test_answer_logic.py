@@ -582,27 +582,7 @@ def test_where_will_the_thing_be_built_needs_a_sentence_about_that_thing() -> No
     assert answered_from("The nuclear science and technology center will be built in Dalat, officials said.", q)
 
 
-def test_a_differing_figure_comes_from_another_article_about_the_same_thing() -> None:
-    """The rival figure must come from an article the candidates back and share
-    a word for what is measured ('arms'); a stray chunk, a figure about housing, or arms sales in Chile do not."""
-    from rag.answering.synthesize import extract
-
-    q = "What share of Vietnam's weapons comes from Russia?"
-    lead = "Nearly 80% of Vietnam’s arms imports come from Russia."
-    decoys = {"stray": "Russian arms exports to Vietnam grew by 30% last year.",
-              "housing": "Support for the Vietnamese housing market fell to 20.7%, officials in Russia said.",
-              "chile": "Sales of arms rose 45% in Chile."}
-    rival = "Russian arms make up approximately 60 to 70% of the Vietnamese defence arsenal."
-    scores = {"a": 0.6, "b": 0.4, "stray": 0.5, "housing": 0.5, "chile": 0.5}
-    passages, sentences = one_sentence_articles({"a": lead, **decoys}, scores, strays=frozenset({"stray"}))
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert "different figure" not in draft.text and [c.doc_id for c in draft.citations] == ["a"]
-    passages, sentences = one_sentence_articles({"a": lead, "b": rival, **decoys}, scores, strays=frozenset({"stray"}))
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert [c.doc_id for c in draft.citations] == ["a", "b"] and "gives a different figure: Russian arms" in draft.text
-
-
-def test_a_question_asking_for_a_model_gets_a_designation_and_no_differing_figure() -> None:
+def test_a_question_asking_for_a_model_gets_a_designation() -> None:
     from rag.answering.synthesize import extract
 
     q = "What unmanned aircraft model can the Iranian-assisted plant churn out?"
@@ -615,21 +595,6 @@ def test_a_question_asking_for_a_model_gets_a_designation_and_no_differing_figur
     passages, sentences = one_sentence_articles(texts, {"a": 0.5, "b": 0.5})
     draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
     assert [c.doc_id for c in draft.citations] == ["a"]
-
-
-def test_a_share_is_contradicted_only_by_another_share() -> None:
-    """'80%-90% of its foreign trade' is not contradicted by a 26% growth rate in another article."""
-    from rag.answering.synthesize import extract
-
-    q = "What share of North Korea's foreign trade is conducted with China?"
-    texts = {"a": "North Korea conducts 80%-90% of its foreign trade with China.",
-             "b": "Trade between Russia and China rose by 26% compared with the previous year.",
-             "c": "North Korea conducts about 70% of its foreign trade with China, officials said."}
-    passages, sentences = one_sentence_articles({k: texts[k] for k in "ab"}, {"a": 0.6, "b": 0.5})
-    assert "different figure" not in extract(sentences, passages, question=q, max_sentences=1, threshold=0.25).text
-    passages, sentences = one_sentence_articles(texts, {"a": 0.6, "b": 0.5, "c": 0.45})
-    draft = extract(sentences, passages, question=q, max_sentences=1, threshold=0.25)
-    assert [c.doc_id for c in draft.citations] == ["a", "c"]
 
 
 def test_trade_between_other_parties_does_not_answer_a_between_question() -> None:

@@ -11,12 +11,12 @@ import numpy as np
 from rag.answering.evidence import Sentence, sentence_windows
 from rag.answering.focus import names_asked, names_in
 from rag.answering.generate import says_not_covered
-from rag.answering.synthesize import figures
 from rag.lexical import STOPWORDS, tokenize
 from rag.providers import Embedder
 from rag.text import split_sentences
 from rag.types import Citation, Passage, SentenceCheck
 
+_FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]|\((?:source|Source)\s*(\d+)\)")
 INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget) (all |any |the )?(previous|prior|above|earlier|your) (instructions|prompts?|rules)|"
@@ -103,6 +103,11 @@ def _amounts(text: str) -> set[str]:
     """The text's figures, with currency prefixes and the spelling of 'per cent' set aside: a claim of '$240.1 billion'
     or '26 percent' is what a passage's 'US$240.1 billion' or '26%' states."""
     return {_PER_CENT.sub("%", f).removeprefix("us") for f in figures(text)}
+
+
+def figures(text: str) -> set[str]:
+    """Quantities such as '80%', '$111 billion' or '60 to 70%', normalised for comparison."""
+    return {re.sub(r"[^\d.%a-z]", "", m.group(0).lower()) for m in _FIGURE.finditer(text)}
 
 
 def named(sentence: str) -> tuple[str, ...]:

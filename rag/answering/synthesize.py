@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answering.evidence import Scorer, Sentence, sentence_windows
+from rag.answering.evidence import Scorer, Sentence
 from rag.answering.expect import Expect, expected, is_polar, offers
 from rag.answering.focus import Focus, focus, holds, same_pair, titled, uses_noun
 from rag.ingestion.metadata import display_title
-from rag.lexical import STOPWORDS, stem, term_set
+from rag.lexical import term_set
 from rag.types import Citation, Passage
 
-_FIGURE = re.compile(r"(?:US)?\$?\d[\d,.]*\s*(?:%|percent|per cent|billion|million|trillion)", re.IGNORECASE)
 _MIN_WORDS = 5
 OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
 FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
-CONFLICT_RATIO = 0.5  # a differing figure from another source is reported if it scores this close to the lead
 _VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
-_FIGURED = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.COMPARISON, Expect.ANY}  # questions a differing figure may answer
-_SHARE = re.compile(r"\d\s*(?:%|percent|per cent)\s+of\b", re.I)  # a share of something: '80%-90% of its trade'
-_MEASURES = {stem(w) for w in "year month quarter week day time previous last next compared according percent cent per "
-             "figure data released showed said says rose fell grew grown increase decrease rise total billion million "
-             "trillion thousand number share portion amount level estimated expected reached".split()}
 NOT_COVERED = "The indexed articles don't answer this question."
 
 
@@ -49,11 +41,6 @@ class Draft:
     text: str
     citations: list[Citation]
     abstained: bool
-
-
-def figures(text: str) -> set[str]:
-    """Quantities such as '80%', '$111 billion' or '60 to 70%', normalised for comparison."""
-    return {re.sub(r"[^\d.%a-z]", "", m.group(0).lower()) for m in _FIGURE.finditer(text)}
 
 
 def cite(n: int, sentence: Sentence, passages: dict[str, Passage]) -> Citation:
@@ -81,7 +68,7 @@ def extract(
     sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
     parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, fit_rules: bool = True,
 ) -> Draft:
-    """Pick the best sentences (plus a differing figure from another source), or abstain.
+    """Pick the best sentences, or abstain.
 
     Each part of a multi-part question gets its own lead sentence. A lead must score above the threshold and,
     when the question asks for a number, date or name, must offer one the question does not already state.
@@ -92,7 +79,6 @@ def extract(
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
-    window = sentence_windows(sentences, passages)
     chosen: list[Sentence] = []
     for text, scorer in parts if len(parts) > 1 else [(question, None)]:
         if chosen and _asked(text).kind in _VALUES and any(fits(c, text) for c in chosen):
@@ -106,7 +92,6 @@ def extract(
     top = chosen[0]
     rivals = [s for s in usable if same_pair(s.text, question)]
     paired = {id(s) for s in rivals}
-    conflict = _differing_figure(top, rivals, question, window) if len(parts) <= 1 else None
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
     polar = is_polar(question)
@@ -114,30 +99,27 @@ def extract(
         text for text, _ in parts if _asked(text).kind not in _VALUES or not any(fits(c, text) for c in chosen)]
     fitting_floor = max(FIT_FLOOR * top.score, threshold)
     for s in sorted(usable, key=lambda s: -s.score):
-        if len(chosen) + (conflict is not None) >= max_sentences or s.score < fitting_floor:
+        if len(chosen) >= max_sentences or s.score < fitting_floor:
             break
         answers = any(fits(s, q) for q in asks)
         if s.score < floor and not (s.doc_id in lead_docs and answers):
             continue  # below the floor only a lead article's sentence that answers the question too may join
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
-        # part of the question, gives a differing figure, or nearly ties with the lead (for a yes/no question, a
+        # part of the question or nearly ties with the lead (for a yes/no question, a
         # second view that beats the lead on its own merits, before the bonus for the lead's well-covered article).
         near_tie = answers and (s.score >= OTHER_DOC_RATIO * top.score or (polar and s.own_score >= top.own_score))
-        if ((s.doc_id in lead_docs or near_tie) and s is not conflict and not _redundant(s, chosen)
+        if ((s.doc_id in lead_docs or near_tie) and not _redundant(s, chosen)
                 and id(s) in paired):
             chosen.append(s)
-    return compose(chosen, conflict, passages)
+    return compose(chosen, passages)
 
 
-def compose(chosen: Sequence[Sentence], conflict: Sentence | None, passages: dict[str, Passage]) -> Draft:
-    """The answer text: each chosen sentence verbatim with its marker, then any differing figure."""
+def compose(chosen: Sequence[Sentence], passages: dict[str, Passage]) -> Draft:
+    """The answer text: each chosen sentence verbatim with its marker."""
     parts_text, citations = [], []
     for s in chosen:
         citations.append(cite(len(citations) + 1, s, passages))
         parts_text.append(f"{s.text} [{len(citations)}]")
-    if conflict is not None:
-        citations.append(cite(len(citations) + 1, conflict, passages))
-        parts_text.append(f"Another source gives a different figure: {conflict.text} [{len(citations)}]")
     return Draft(text=" ".join(parts_text), citations=citations, abstained=False)
 
 
@@ -170,40 +152,6 @@ def _fits(s: Sentence, question: str) -> bool:
 
 def _always(*_: object, **__: object) -> bool:
     return True
-
-
-def _differing_figure(top: Sentence, rivals: Sequence[Sentence], question: str,
-                      window: dict[int, str]) -> Sentence | None:
-    """The best sentence from another document that states a different figure of the same kind about the same topic
-    (the sentence or the one before it shares a topic word with the question and the lead). A question that asks for
-    a name or a date gets no 'different figure'."""
-    mine = figures(top.text)
-    if not mine or _asked(question).kind not in _FIGURED:
-        return None
-    units = {_unit(f) for f in mine}
-    topic = _topic_words(f"{question} {top.text}")
-    share = bool(_SHARE.search(top.text))
-    for s in sorted(rivals, key=lambda s: -s.context_score):
-        if s.context_score < CONFLICT_RATIO * top.score:
-            return None
-        if s.doc_id == top.doc_id or not s.backed or not _topic_words(window[id(s)]) & topic:
-            continue
-        theirs = figures(s.text)
-        if share and not _SHARE.search(s.text):
-            continue  # '80% of its foreign trade' differs from another share, not from a 26% growth rate
-        if theirs and not theirs <= mine and units & {_unit(f) for f in theirs}:
-            return s
-    return None
-
-
-def _topic_words(text: str) -> set[str]:
-    """The text's common words that say what a figure measures ('arms', 'trade'), stemmed: no names, no measures."""
-    return {stem(w) for w in re.findall(r"(?<![\w’'-])[a-z][a-z-]{2,}", text)
-            if w not in STOPWORDS and stem(w) not in _MEASURES}
-
-
-def _unit(figure: str) -> str:
-    return "%" if figure.endswith(("%", "percent")) else re.sub(r"[\d.]", "", figure)
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
