@@ -58,27 +58,30 @@ test: setup-local setup-dev browser
 	$(MAKE) --no-print-directory eval-gate
 
 # Regression gates, extractive mode, default settings, each on a fresh index, a little below the measured figures
-# (docs/evaluation.md). seeds.jsonl is a smoke test, dev.jsonl a tuning set; heldout, the SQuAD held-out benchmark,
-# the check corpus and the blind set are report-only: gated, never tuned on.
+# (docs/evaluation.md). seeds.jsonl is a smoke test, dev.jsonl and eval/newsdev are tuning sets; heldout, the SQuAD
+# held-out benchmark, the check corpus and the blind set are report-only: gated, never tuned on.
 GATE = RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval
 eval-gate: setup
 	$(GATE) eval/questions/seeds.jsonl --ingest seeds --report eval/reports/ci --min quote_validity=1.0 \
-		--min context_recall=0.96 --min fact_recall=0.80 --min citation_precision=0.94 \
-		--min grounded_refusal_f1=0.80 --min sentence_coverage=0.98
+		--min context_recall=0.96 --min fact_recall=0.76 --min citation_precision=0.94 \
+		--min grounded_refusal_f1=0.78 --min sentence_coverage=0.98
 	$(GATE) eval/questions/dev.jsonl --ingest seeds --report eval/reports/ci-dev --min quote_validity=1.0 \
-		--min context_recall=0.95 --min fact_recall=0.77 --min citation_precision=0.94 \
-		--min grounded_refusal_f1=0.72 --min sentence_coverage=0.98
+		--min context_recall=0.95 --min fact_recall=0.74 --min citation_precision=0.94 \
+		--min grounded_refusal_f1=0.76 --min sentence_coverage=0.98
+	$(GATE) eval/newsdev/questions.jsonl --ingest eval/newsdev/corpus --report eval/reports/ci-newsdev \
+		--min quote_validity=1.0 --min fact_recall=0.69 --min citation_precision=0.89 \
+		--min grounded_refusal_f1=0.60
 	$(GATE) eval/questions/heldout.jsonl --ingest seeds --report eval/reports/ci-heldout --min quote_validity=1.0 \
-		--min fact_recall=0.87 --min citation_precision=0.95 --min grounded_refusal_f1=0.82
+		--min fact_recall=0.78 --min citation_precision=0.95 --min grounded_refusal_f1=0.80
 	$(GATE) eval/questions/squad_heldout.jsonl --ingest eval/squad_bench/corpus --report eval/reports/ci-squad \
-		--min quote_validity=1.0 --min context_recall=0.98 --min fact_recall=0.80 \
+		--min quote_validity=1.0 --min context_recall=0.98 --min fact_recall=0.73 \
 		--min citation_precision=0.85 --min grounded_refusal_f1=0.75
 	$(GATE) eval/questions/check.jsonl --ingest eval/check_bench/corpus --report eval/reports/ci-check \
-		--min quote_validity=1.0 --min fact_recall=0.77 --min citation_precision=0.84 \
-		--min grounded_refusal_f1=0.66
+		--min quote_validity=1.0 --min fact_recall=0.74 --min citation_precision=0.84 \
+		--min grounded_refusal_f1=0.70
 	$(GATE) eval/blind/questions.jsonl --ingest eval/blind/corpus --report eval/reports/ci-blind \
-		--min quote_validity=1.0 --min fact_recall=0.59 --min citation_precision=0.84 \
-		--min grounded_refusal_f1=0.49
+		--min quote_validity=1.0 --min fact_recall=0.59 --min citation_precision=0.92 \
+		--min grounded_refusal_f1=0.46
 
 eval: setup
 	$(VENV)/bin/rag eval eval/questions/seeds.jsonl --ingest seeds --baseline --report eval/reports/latest

@@ -210,3 +210,21 @@ def test_missing_type_does_not_hide_the_real_problem(tmp_path: Path) -> None:
     questions, errors = load_questions(_write(tmp_path, [json.dumps(row)]))
     assert questions == []
     assert "missing field 'answerable'" in errors[0] and "'type'" not in errors[0]
+
+
+# --- the newsdev tuning set --------------------------------------------------------------------------------------
+
+
+def test_newsdev_facts_are_in_their_sources_and_a_fifth_are_near_misses() -> None:
+    folder = ROOT / "eval" / "newsdev"
+    docs = {p.stem: p.read_text(encoding="utf-8") for p in sorted((folder / "corpus").glob("*.txt"))}
+    loaded, errors = load_questions(folder / "questions.jsonl")
+    assert errors == [] and len(loaded) >= 60 and len(docs) >= 10
+    assert len({q.id for q in loaded}) == len(loaded)
+    unanswerable = [q for q in loaded if not q.answerable]
+    assert len(unanswerable) >= 0.2 * len(loaded) and all(not q.sources and not q.must_include for q in unanswerable)
+    assert sum(bool(q.history) for q in loaded) >= 6
+    for q in loaded:
+        if q.answerable:
+            text = "\n".join(docs[s] for s in q.sources)  # a KeyError names a source with no article
+            assert q.must_include and all(any(contains_fact(text, alt) for alt in group) for group in q.must_include), q.id
