@@ -34,8 +34,9 @@ class Settings(BaseSettings):
 
     def __init__(self, **values: Any) -> None:
         """Read the settings; a removed or invalid one is a ConfigError naming the variable and its fix."""
-        env_file = values.get("_env_file", self.model_config.get("env_file"))
-        for name, where in _removed_set(env_file):
+        removed = _removed_set(values.get("_env_file", self.model_config.get("env_file")))
+        if removed:
+            name, where = removed[0]
             raise ConfigError(f"{name} (set in {where}) is no longer a setting: {REMOVED[name]}.")
         try:
             super().__init__(**values)

@@ -44,8 +44,8 @@ class Refusal(NamedTuple):
 
 
 # The packaged scorer's refusal model, fitted by scripts/fit_refusal.py on dev.jsonl, eval/newsdev and the scorer's
-# validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another RAG_SCORER model gets its own from a
-# refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
+# validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another RAG_SCORER
+# model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
 PACKAGED_REFUSAL = Refusal(Signals(best=0.532, lead=0.155, rules_refused=-1.837, retrieval=2.335), -0.227, 0.60)
 REFUSAL_FILE = "refusal.json"
 

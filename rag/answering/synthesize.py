@@ -105,11 +105,10 @@ def extract(
         if s.score < floor and not (s.doc_id in lead_docs and answers):
             continue  # below the floor only a lead article's sentence that answers the question too may join
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
-        # part of the question or nearly ties with the lead (for a yes/no question, a
-        # second view that beats the lead on its own merits, before the bonus for the lead's well-covered article).
+        # part of the question or nearly ties with the lead (for a yes/no question, a second view that beats the
+        # lead on its own merits, before the bonus for the lead's well-covered article).
         near_tie = answers and (s.score >= OTHER_DOC_RATIO * top.score or (polar and s.own_score >= top.own_score))
-        if ((s.doc_id in lead_docs or near_tie) and not _redundant(s, chosen)
-                and id(s) in paired):
+        if (s.doc_id in lead_docs or near_tie) and not _redundant(s, chosen) and id(s) in paired:
             chosen.append(s)
     return compose(chosen, passages)
 
