@@ -1,6 +1,7 @@
 """The answer scorer: the packaged weights load offline and match their sha256, damage is reported with the fix,
 the training script runs (a smoke run inside make test), and with the real models over real Chroma a question the
-articles do not cover is refused (a paraphrase and a year near miss are strict xfails, for issue 24's reader)."""
+articles do not cover is refused, and so are near misses on the pair of countries or the year (a paraphrase is a strict
+xfail, for issue 24's reader)."""
 
 from __future__ import annotations
 
@@ -250,11 +251,9 @@ def test_by_default_a_question_on_the_right_topic_about_another_pair_of_countrie
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 24: a near miss on the year is answered with the on-topic sentence "
-                   "(the 2023 figure); a stronger reader trained with year-moved negatives is the fix")
 def test_by_default_a_question_asking_another_year_of_a_given_figure_is_refused(default_engine: Engine) -> None:
     answer = default_engine.answer("What was the value of Russia-Vietnam trade in 2019?")  # the articles: 2023
-    assert answer.abstained, answer.text
+    assert answer.abstained, answer.text  # the refusal model refitted with newsdev's near misses refuses it
 
 
 @pytest.mark.slow
