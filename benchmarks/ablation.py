@@ -1,11 +1,12 @@
-"""Per-rule ablation with the scorer on (the shipped engine): ``python -m benchmarks.ablation --extra-set squadval Q C``.
+"""Per-rule ablation with the scorer on (the shipped engine): ``python -m benchmarks.ablation --extra-set squadval Q C
+--extra-set newsdev eval/newsdev/questions.jsonl eval/newsdev/corpus``.
 
 Each variant switches hand rules off (rag/answering: expect.py, focus.py, synthesize.py, the synonym and localisation
 parts of evidence.py; several joined by '+') and runs the question sets on indexes built once per corpus. A rule stays
-only if switching it off loses at least 0.02 of fact recall or grounded-refusal F1 on a tuning set (dev.jsonl and the
-scorer's validation corpus, given with --extra-set squadval); the report-only sets (heldout, the SQuAD held-out
-benchmark) are printed beside, never used to choose. Figures: fact recall / grounded-refusal F1 / citation precision,
-and the change in fact recall + grounded-refusal F1 summed over the tuning sets (negative: the rule helps).
+only if switching it off loses at least 0.02 of fact recall + grounded-refusal F1 summed over the tuning sets
+(dev.jsonl, and given with --extra-set: newsdev and the scorer's validation corpus, squadval); the report-only sets
+(heldout, the SQuAD held-out benchmark) are printed beside, never used to choose. Figures: fact recall /
+grounded-refusal F1 / citation precision, and that summed change (negative: the rule helps).
 """
 
 from __future__ import annotations

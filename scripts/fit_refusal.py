@@ -1,9 +1,9 @@
 """Fit the refusal model (rag.answering.decide.PACKAGED_REFUSAL, or a local scorer's refusal.json).
 
 The tuning sets are `eval/questions/dev.jsonl` on the seed articles, `eval/newsdev` (invented local news, the kind of
-articles a new user brings) and the scorer's validation corpus: 8 of the 20
-SQuAD-train articles the packaged scorer was validated on (never trained on), built like the public benchmark
-(`build_squad_bench.build`, seed 7, 140 answerable and 60 unanswerable questions). A second corpus, built the same
+articles a new user brings) and the scorer's validation corpus: 8 of the 20 SQuAD-train articles the packaged scorer
+was validated on (never trained on), built like the public benchmark (`build_squad_bench.build`, seed 7, 140
+answerable and 60 unanswerable questions). A second corpus, built the same
 way from the other 12 validation articles, is only reported: an untuned check of the fitted model. `heldout.jsonl`
 and the benchmark's questions are never read.
 

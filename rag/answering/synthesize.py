@@ -90,8 +90,6 @@ def extract(
     if not chosen:
         return abstain(sentences, passages)
     top = chosen[0]
-    rivals = [s for s in usable if same_pair(s.text, question)]
-    paired = {id(s) for s in rivals}
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
     polar = is_polar(question)
@@ -108,7 +106,7 @@ def extract(
         # part of the question or nearly ties with the lead (for a yes/no question, a second view that beats the
         # lead on its own merits, before the bonus for the lead's well-covered article).
         near_tie = answers and (s.score >= OTHER_DOC_RATIO * top.score or (polar and s.own_score >= top.own_score))
-        if (s.doc_id in lead_docs or near_tie) and not _redundant(s, chosen) and id(s) in paired:
+        if (s.doc_id in lead_docs or near_tie) and same_pair(s.text, question) and not _redundant(s, chosen):
             chosen.append(s)
     return compose(chosen, passages)
 
