@@ -34,7 +34,7 @@ IMPORTS = {
     "onnxruntime + tokenizers": "import onnxruntime, tokenizers",
     "rag (from rag import answer)": "from rag import answer",
 }
-HEAVY = ("torch", "sentence_transformers", "transformers", "llama_index.core", "gradio", "matplotlib")
+HEAVY = ("torch", "sentence_transformers", "transformers", "llama_index.core", "gradio", "matplotlib", "tiktoken")
 QUESTION = "Who did Putin meet in Hanoi?"
 _PROBE = """
 import sys, time

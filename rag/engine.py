@@ -352,9 +352,7 @@ def _meta(rec: dict[str, Any]) -> DocMeta:
 
 
 def _tokens(p: Passage) -> int:
-    from rag.tokens import count_tokens
-
-    return count_tokens(p.chunk.text)
+    return p.chunk.size
 
 
 def _words(text: str) -> Iterator[str]:

@@ -175,7 +175,7 @@ class Store:
                 relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.doc_id)},
                 start_char_idx=chunk.start, end_char_idx=chunk.end,
                 metadata={"doc_id": chunk.doc_id, "position": chunk.position, "start": chunk.start,
-                          "end": chunk.end, "title": meta.title, "date": meta.date, "date_int": date_to_int(meta.date),
+                          "end": chunk.end, "tokens": chunk.size, "title": meta.title, "date": meta.date, "date_int": date_to_int(meta.date),
                           "source": sources.get(chunk.doc_id, "")},
             ))
         with self.guard("write chunks to"):
@@ -240,8 +240,7 @@ class Store:
                                        strict=True):
             if not md or "doc_id" not in md:  # deleted by another process since this client loaded its vector index
                 continue
-            chunk = Chunk(chunk_id=cid, doc_id=md["doc_id"], position=int(md["position"]), start=int(md["start"]),
-                          end=int(md["end"]), text=text or "")
+            chunk = _chunk(cid, text, md)
             out.append((chunk, 1.0 - float(dist)))  # cosine distance back to cosine
         return out
 
@@ -319,9 +318,12 @@ def sentence_id(doc_id: str, start: int, end: int) -> str:
     return f"{doc_id}@{start}-{end}"
 
 
+def _chunk(cid: str, text: str | None, md: dict[str, Any]) -> Chunk:
+    """A chunk from its Chroma record (an index built before token counts were stored counts them when asked)."""
+    tokens = md.get("tokens")
+    return Chunk(chunk_id=cid, doc_id=md["doc_id"], position=int(md["position"]), start=int(md["start"]),
+                 end=int(md["end"]), text=text or "", tokens=int(tokens) if tokens is not None else None)
+
+
 def _to_chunks(res: dict[str, Any]) -> list[Chunk]:
-    return [
-        Chunk(chunk_id=cid, doc_id=md["doc_id"], position=int(md["position"]), start=int(md["start"]),
-              end=int(md["end"]), text=text or "")
-        for cid, text, md in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
-    ]
+    return [_chunk(cid, text, md) for cid, text, md in zip(res["ids"], res["documents"], res["metadatas"], strict=True)]

@@ -36,6 +36,16 @@ class Chunk(BaseModel):
     start: int = Field(description="Character offset of the chunk in the cleaned document text.")
     end: int = Field(description="Character offset one past the chunk's last character.")
     text: str
+    tokens: int | None = Field(default=None, description="cl100k tokens in text, counted at ingestion (None: count it).")
+
+    @property
+    def size(self) -> int:
+        """The chunk's tokens: the count stored at ingestion, so the question path need not load a tokenizer."""
+        if self.tokens is None:
+            from rag.tokens import count_tokens
+
+            self.tokens = count_tokens(self.text)
+        return self.tokens
 
 
 class Passage(BaseModel):

@@ -11,7 +11,7 @@ from rag.ingestion.chunk import chunk_document
 from rag.ingestion.clean import clean_document
 from rag.text import normalize_for_match, split_sentences
 from rag.tokens import count_tokens
-from rag.types import Document
+from rag.types import Chunk, Document
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SIZES = [(16, 4), (32, 8), (64, 16), (128, 32), (256, 64)]
@@ -116,9 +116,11 @@ def test_chunk_text_is_exactly_the_document_span(docs: list[Document], size: int
 
 
 @pytest.mark.parametrize(("size", "overlap"), SIZES)
-def test_chunks_fit_the_token_budget(docs: list[Document], size: int, overlap: int) -> None:
+def test_chunks_fit_the_token_budget_and_carry_their_count(docs: list[Document], size: int, overlap: int) -> None:
     for doc in docs:
-        assert max(count_tokens(c.text) for c in chunk_document(doc, size, overlap)) <= size
+        chunks = chunk_document(doc, size, overlap)
+        assert max(count_tokens(c.text) for c in chunks) <= size
+        assert [c.tokens for c in chunks] == [count_tokens(c.text) for c in chunks]
 
 
 @pytest.mark.parametrize(("size", "overlap"), SIZES)
@@ -195,3 +197,9 @@ def test_chunking_is_fast(docs: list[Document]) -> None:
     chunks = chunk_document(big, 128, 32)
     assert time.perf_counter() - t0 < 5
     assert len(chunks) > 4000
+
+
+def test_a_chunk_from_an_older_index_counts_its_tokens_when_asked() -> None:
+    old = Chunk(chunk_id="d:00000:x", doc_id="d", position=0, start=0, end=30, text="Putin arrived in Hanoi on Thursday.")
+    assert old.tokens is None
+    assert old.size == count_tokens(old.text) > 0

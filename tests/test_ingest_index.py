@@ -20,6 +20,7 @@ from benchmarks.corpus import generate
 from rag import EmbeddingMismatch, Engine, Settings
 from rag.lexical import TOKENIZER, tokenize
 from rag.providers import LocalEmbedder
+from rag.tokens import count_tokens
 from tests.servers import ChromaServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +102,7 @@ def test_chunk_offsets_point_into_the_stored_cleaned_text(seeded) -> None:
         for c in chunks:
             assert 0 <= c.start < c.end <= len(doc.text)
             assert doc.text[c.start : c.end] == c.text, (c.chunk_id, c.start, c.end)
+            assert c.tokens == count_tokens(c.text), c.chunk_id  # stored at ingestion: no tokenizer when asked
         # the chunks cover the document from its first to its last character
         assert chunks[0].start == 0 and chunks[-1].end == len(doc.text.rstrip())
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from rag.answering.evidence import Scorer, Sentence
 from rag.answering.retrieve import Candidate
 from rag.lexical import term_set
-from rag.tokens import count_tokens
 
 DUPLICATE_JACCARD = 0.8
 
@@ -40,7 +39,7 @@ def select_context(candidates: Sequence[Candidate], budget_tokens: int) -> tuple
         tokens = term_set(cand.chunk.text)
         if any(_jaccard(tokens, other) >= DUPLICATE_JACCARD for other in shingles):
             continue
-        size = count_tokens(cand.chunk.text)
+        size = cand.chunk.size
         if used + size > budget_tokens:
             if budget_tokens - used < 40:
                 break

@@ -112,7 +112,8 @@ def chunk_document(doc: Document, chunk_size: int, overlap: int) -> list[Chunk]:
         body = text[start:end]
         pos = len(chunks)
         chunks.append(
-            Chunk(chunk_id=chunk_id(doc.doc_id, pos, body), doc_id=doc.doc_id, position=pos, start=start, end=end, text=body)
+            Chunk(chunk_id=chunk_id(doc.doc_id, pos, body), doc_id=doc.doc_id, position=pos, start=start, end=end, text=body,
+                  tokens=count_tokens(body))
         )
         if j >= n:
             break
