@@ -215,8 +215,9 @@ def test_missing_type_does_not_hide_the_real_problem(tmp_path: Path) -> None:
 # --- the newsdev tuning set --------------------------------------------------------------------------------------
 
 
-def test_newsdev_facts_are_in_their_sources_and_a_fifth_are_near_misses() -> None:
-    folder = ROOT / "eval" / "newsdev"
+@pytest.mark.parametrize("name", ["newsdev", "newsdev2"])
+def test_news_tuning_set_facts_are_in_their_sources_and_a_fifth_are_near_misses(name: str) -> None:
+    folder = ROOT / "eval" / name
     docs = {p.stem: p.read_text(encoding="utf-8") for p in sorted((folder / "corpus").glob("*.txt"))}
     loaded, errors = load_questions(folder / "questions.jsonl")
     assert errors == [] and len(loaded) >= 60 and len(docs) >= 10
