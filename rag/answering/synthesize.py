@@ -67,26 +67,27 @@ def abstain(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> Draf
 def extract(
     sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
     parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, fit_rules: bool = True,
+    lead: Sentence | None = None,
 ) -> Draft:
     """Pick the best sentences, or abstain.
 
     Each part of a multi-part question gets its own lead sentence. A lead must score above the threshold and,
     when the question asks for a number, date or name, must offer one the question does not already state.
-    ``fit_rules=False`` drops that last condition (every ``_fits`` rule): the best-scoring sentence leads, and
-    refusing is left to the caller (the answer scorer's ``rank`` role, answering.decide).
+    ``fit_rules=False`` drops that last condition (every ``fits`` rule): the best-scoring sentence leads, and
+    refusing is left to the caller (answering.decide). ``lead``: the lead a caller chose for a one-part question.
     """
-    fits = _fits if fit_rules else _always
+    check = fits if fit_rules else _always
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable:
         return abstain(sentences, passages)
-    chosen: list[Sentence] = []
-    for text, scorer in parts if len(parts) > 1 else [(question, None)]:
-        if chosen and _asked(text).kind in _VALUES and any(fits(c, text) for c in chosen):
+    chosen: list[Sentence] = [lead] if lead is not None else []
+    for text, scorer in [] if lead is not None else parts if len(parts) > 1 else [(question, None)]:
+        if chosen and _asked(text).kind in _VALUES and any(check(c, text) for c in chosen):
             continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
-        lead = _lead(usable, text, scores, threshold, fits=fits)
-        if lead is not None and not _redundant(lead, chosen):
-            chosen.append(lead)
+        best = _lead(usable, text, scores, threshold, fits=check)
+        if best is not None and not _redundant(best, chosen):
+            chosen.append(best)
     if not chosen:
         return abstain(sentences, passages)
     top = chosen[0]
@@ -94,12 +95,12 @@ def extract(
     lead_docs = {s.doc_id for s in chosen}
     polar = is_polar(question)
     asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
-        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(fits(c, text) for c in chosen)]
+        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(check(c, text) for c in chosen)]
     fitting_floor = max(FIT_FLOOR * top.score, threshold)
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) >= max_sentences or s.score < fitting_floor:
             break
-        answers = any(fits(s, q) for q in asks)
+        answers = any(check(s, q) for q in asks)
         if s.score < floor and not (s.doc_id in lead_docs and answers):
             continue  # below the floor only a lead article's sentence that answers the question too may join
         # Supporting sentences come from a lead's own article; another article is cited only when it answers a
@@ -137,7 +138,7 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
     return None
 
 
-def _fits(s: Sentence, question: str) -> bool:
+def fits(s: Sentence, question: str) -> bool:
     """Whether the sentence offers the kind of answer the question asks for, about what it asks about (the noun, the
     role or title, the pair of parties it names)."""
     asked = _asked(question)
