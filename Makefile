@@ -58,33 +58,33 @@ test: setup-local setup-dev browser
 	$(MAKE) --no-print-directory eval-gate
 
 # Regression gates, extractive mode, default settings, each on a fresh index, a little below the measured figures
-# (docs/evaluation.md). seeds.jsonl is a smoke test, dev.jsonl, eval/newsdev and eval/newsdev2 are tuning sets; heldout, the SQuAD
-# held-out benchmark, the check corpus and the blind set are report-only: gated, never tuned on.
+# (docs/evaluation.md). seeds.jsonl is a smoke test; dev.jsonl, eval/newsdev and eval/newsdev2 are tuning sets;
+# heldout, the SQuAD held-out benchmark, the check corpus and the blind set are report-only: gated, never tuned on.
 GATE = RAG_DATA_DIR=$$(mktemp -d) $(VENV)/bin/rag eval
 eval-gate: setup
 	$(GATE) eval/questions/seeds.jsonl --ingest seeds --report eval/reports/ci --min quote_validity=1.0 \
-		--min context_recall=0.96 --min fact_recall=0.76 --min citation_precision=0.94 \
-		--min grounded_refusal_f1=0.78 --min sentence_coverage=0.98
+		--min context_recall=0.96 --min fact_recall=0.76 --min citation_precision=0.92 \
+		--min grounded_refusal_f1=0.79 --min sentence_coverage=0.98
 	$(GATE) eval/questions/dev.jsonl --ingest seeds --report eval/reports/ci-dev --min quote_validity=1.0 \
 		--min context_recall=0.95 --min fact_recall=0.74 --min citation_precision=0.94 \
-		--min grounded_refusal_f1=0.76 --min sentence_coverage=0.98
+		--min grounded_refusal_f1=0.74 --min sentence_coverage=0.98
 	$(GATE) eval/newsdev/questions.jsonl --ingest eval/newsdev/corpus --report eval/reports/ci-newsdev \
-		--min quote_validity=1.0 --min fact_recall=0.69 --min citation_precision=0.89 \
+		--min quote_validity=1.0 --min fact_recall=0.76 --min citation_precision=0.92 \
 		--min grounded_refusal_f1=0.60
 	$(GATE) eval/newsdev2/questions.jsonl --ingest eval/newsdev2/corpus --report eval/reports/ci-newsdev2 \
-		--min quote_validity=1.0 --min fact_recall=0.64 --min citation_precision=0.93 \
-		--min grounded_refusal_f1=0.55
+		--min quote_validity=1.0 --min fact_recall=0.65 --min citation_precision=0.95 \
+		--min grounded_refusal_f1=0.47
 	$(GATE) eval/questions/heldout.jsonl --ingest seeds --report eval/reports/ci-heldout --min quote_validity=1.0 \
-		--min fact_recall=0.78 --min citation_precision=0.95 --min grounded_refusal_f1=0.80
+		--min fact_recall=0.81 --min citation_precision=0.96 --min grounded_refusal_f1=0.84
 	$(GATE) eval/questions/squad_heldout.jsonl --ingest eval/squad_bench/corpus --report eval/reports/ci-squad \
-		--min quote_validity=1.0 --min context_recall=0.98 --min fact_recall=0.73 \
-		--min citation_precision=0.85 --min grounded_refusal_f1=0.75
+		--min quote_validity=1.0 --min context_recall=0.98 --min fact_recall=0.78 \
+		--min citation_precision=0.87 --min grounded_refusal_f1=0.73
 	$(GATE) eval/questions/check.jsonl --ingest eval/check_bench/corpus --report eval/reports/ci-check \
-		--min quote_validity=1.0 --min fact_recall=0.74 --min citation_precision=0.84 \
-		--min grounded_refusal_f1=0.70
+		--min quote_validity=1.0 --min fact_recall=0.75 --min citation_precision=0.84 \
+		--min grounded_refusal_f1=0.67
 	$(GATE) eval/blind/questions.jsonl --ingest eval/blind/corpus --report eval/reports/ci-blind \
-		--min quote_validity=1.0 --min fact_recall=0.59 --min citation_precision=0.92 \
-		--min grounded_refusal_f1=0.46
+		--min quote_validity=1.0 --min fact_recall=0.71 --min citation_precision=0.89 \
+		--min grounded_refusal_f1=0.48
 
 eval: setup
 	$(VENV)/bin/rag eval eval/questions/seeds.jsonl --ingest seeds --baseline --report eval/reports/latest
