@@ -2,8 +2,8 @@
 --extra-set newsdev eval/newsdev/questions.jsonl eval/newsdev/corpus --extra-set newsdev2 eval/newsdev2/questions.jsonl
 eval/newsdev2/corpus``.
 
-Each variant switches hand rules off (rag/answering: expect.py, focus.py, synthesize.py, the synonym and localisation
-parts of evidence.py; several joined by '+') and runs the question sets on indexes built once per corpus. A rule stays
+Each variant switches hand rules off (rag/answering: expect.py, focus.py, synthesize.py; several joined by '+') and
+runs the question sets on indexes built once per corpus. A rule stays
 only if switching it off loses at least 0.02 of fact recall + grounded-refusal F1 summed over the tuning sets
 (dev.jsonl, and given with --extra-set: newsdev, newsdev2 and the scorer's validation corpus, squadval); the
 report-only sets (heldout, the SQuAD held-out benchmark) are printed beside, never used to choose. Figures: fact
@@ -35,16 +35,11 @@ S = "rag.answering.synthesize"
 VARIANTS: dict[str, tuple[str, list[tuple[str, Any]]]] = {
     "all rules": ("every rule on (the shipped engine)", []),
     "answer type": ("a lead must offer the kind of answer asked for (expect.offers)", [(f"{S}.offers", _YES)]),
-    "asked noun": ("a lead must use the noun asked about (focus.uses_noun)", [(f"{S}.uses_noun", _YES)]),
     "role, title": ("'who is the <title>' names someone holding it", [(f"{S}.holds", _YES), (f"{S}.titled", _YES)]),
     "pair": ("'between A and B' sentences name that pair (focus.same_pair)", [(f"{S}.same_pair", _YES)]),
     "redundant": ("a sentence repeating a chosen one is skipped", [(f"{S}._redundant", _NO)]),
     "parts": ("multi-part questions are split, one lead per part (expect.split_parts)",
               [("rag.answering.context.split_parts", lambda q: [q])]),
-    "synonyms": ("WordNet synonyms stand in for question words no candidate uses",
-                 [("rag.answering.evidence.synonyms", lambda w: ())]),
-    "local idf": ("term weights blend corpus idf with idf among the candidates",
-                  [("rag.answering.evidence.LOCAL_SHARE", 0.0)]),
     "no fit rules": ("every fit rule off (synthesize.fits, also a feature of the lead model)",
                      [(f"{S}.fits", _YES), ("rag.answering.decide.fits", _YES)]),
 }

@@ -311,7 +311,7 @@ class Engine:
         """Run only the extractive synthesizer on given passages (lets a baseline share our synthesizer)."""
         self.refresh()
         texts = [question, *sub_questions(question)]
-        scorer, parts = scorers(texts, self.embedder.embed(texts), self.lexical, [p.chunk.text for p in passages])
+        scorer, parts = scorers(texts, self.embedder.embed(texts), self.lexical)
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
         draft = self._draft(sentences, by_chunk, question, parts)

@@ -156,42 +156,23 @@ def test_a_model_that_says_the_sources_are_silent_abstains() -> None:
     assert check("The articles don't say.", passages, sents, FakeEmbedder(), 0.5).abstained
 
 
-def test_a_question_focus_names_the_noun_and_the_names_an_answer_must_be_about() -> None:
+def test_a_question_focus_names_a_role_and_its_holder_or_a_title() -> None:
     from rag.answering.focus import Focus, focus
 
-    assert focus("What is the population of Vietnam?") == Focus(("population",), ("Vietnam",))
-    assert focus("What was Russia's inflation rate in 2023?") == Focus(("inflation",), ("Russia", "2023"))
-    assert focus("What was the value of bilateral trade between Russia and Vietnam in 2023?") == Focus((), ())
-    assert focus("How many North Korean troops have been deployed?") == Focus(("troops",), ("North", "Korean"))
-    assert focus("how many documents or agreements were signed?") == Focus(("documents", "agreements"), ())
-    assert focus("Who is the current Secretary-General of the United Nations?") == Focus((), ("United", "Nations"),
+    assert focus("Who is the current Secretary-General of the United Nations?") == Focus(("United", "Nations"),
                                                                                         role="Secretary-General")
-    assert focus("Why did Putin go?") == Focus((), ())
+    assert focus("Who is the Vietnamese prime minister?") == Focus(title="prime minister")
+    assert focus("What is the population of Vietnam?") == Focus()
+    assert focus("Why did Putin go?") == Focus()
 
 
-def test_the_focus_noun_must_be_a_common_word_and_the_names_present_in_any_form() -> None:
-    from rag.answering.focus import names_in, uses_noun
+def test_names_are_present_in_any_derived_form_and_acronyms_exactly() -> None:
+    from rag.answering.focus import names_in
 
-    assert not uses_noun("Sarah Pritchard serves as chief economist at Solelum Capital.", ("capital",))
-    assert uses_noun("Canberra is the capital of Australia.", ("capital",))
-    assert uses_noun("The GDP of the G7 was $45 trillion.", ("GDP",))
-    assert not uses_noun("The gdp figure", ("GDP",))
-    assert uses_noun("He signed 11 documents.", ("documents", "agreements"))
     assert names_in("Pyongyang has sent troops to the Ukrainian front, North Korea confirmed", ("North", "Korean"))
     assert not names_in("12 troops were involved", ("North", "Korean"))
     assert not names_in("Austria", ("Australia",))
     assert not names_in("they told us", ("US",))
-
-
-def test_a_distractor_that_shares_a_word_does_not_answer_a_focused_question() -> None:
-    """'What is the capital of Australia?' over a sentence naming 'Solelum Capital' in an article about Australia."""
-    from rag.answering.focus import focus, names_in, uses_noun
-
-    about = focus("What is the capital of Australia?")
-    distractor = "Sarah Pritchard, 42, serves as chief economist at Solelum Capital."
-    assert not uses_noun(distractor, about.nouns)
-    answer = "Canberra, the capital, hosts parliament."
-    assert uses_noun(answer, about.nouns) and names_in("Australia's political system\n" + answer, about.names)
 
 
 def test_how_much_needs_a_sum_or_share_not_a_bare_count() -> None:
@@ -199,53 +180,6 @@ def test_how_much_needs_a_sum_or_share_not_a_bare_count() -> None:
     assert not offers("The factory can produce thousands of drones.", Expect.AMOUNT, q)
     assert offers("Trade reached US$240.1 billion.", Expect.AMOUNT, q)
     assert offers("It grew by 26% on the year.", Expect.AMOUNT, q)
-
-
-def test_term_weights_follow_the_candidates_not_only_unrelated_documents() -> None:
-    """In an archive where 'Russia' is rare, candidates that all mention Russia are told apart by other words."""
-    import numpy as np
-
-    from rag.answering.evidence import Scorer
-    from rag.lexical import stem
-
-    article, military = stem("article"), stem("military")
-
-    class Idf:
-        def idf(self, term: str) -> float:
-            return {"russia": 9.0, article: 1.0, military: 2.0}.get(term, 5.0)
-
-    scorer = Scorer("Which article on Russia concerns military aid", np.zeros(3, dtype=np.float32), Idf())
-    assert scorer.weights["russia"] / scorer.weights[article] == 9.0
-    scorer.localize(["Russia and article 4", "Russia signed", "Russia met", "Russia military", "Russia again"])
-    assert scorer.weights["russia"] / scorer.weights[article] < 2.0
-    assert scorer.coverage("Article 4 covers military aid") > scorer.coverage("Russia said so")
-
-
-def test_a_question_word_no_candidate_uses_is_matched_by_its_synonyms() -> None:
-    """A paraphrase ('portion' of 'worldwide' reserves) credits the words the article uses ('share', 'global')."""
-    import numpy as np
-
-    from rag.answering.evidence import SYNONYM_CREDIT, Scorer
-    from rag.lexical import stem
-    from rag.synonyms import synonyms
-
-    class Idf:
-        def idf(self, term: str) -> float:
-            return 1.0
-
-    assert "share" in synonyms(stem("portion")) and "global" in synonyms(stem("worldwide"))
-    question = "How has the portion of worldwide currency reserves changed?"
-    paraphrased = "The dollar's share of global forex reserves fell from 70% to 55%."
-    verbatim = "Officials say the currency reserves fell to 20.7%."
-    scorer = Scorer(question, np.zeros(3, dtype=np.float32), Idf())
-    before = scorer.coverage(paraphrased)
-    scorer.localize([paraphrased, verbatim])
-    assert set(scorer.alternatives) == {stem("portion"), stem("worldwide")}  # 'currency' is used: no stand-in
-    assert scorer.coverage(paraphrased) > scorer.coverage(verbatim) and scorer.coverage(paraphrased) > before
-    exact = Scorer("How has the share of global reserves changed?", np.zeros(3, dtype=np.float32), Idf())
-    exact.localize([paraphrased, verbatim])
-    assert exact.coverage(paraphrased) > scorer.coverage(paraphrased)  # a synonym counts SYNONYM_CREDIT, not 1
-    assert 0 < SYNONYM_CREDIT < 1
 
 
 def test_which_country_is_answered_by_a_name_and_where_by_a_location() -> None:
@@ -489,15 +423,6 @@ def test_a_which_countries_question_needs_a_listed_name_it_did_not_ask_about() -
     assert offers("Blinken and Austin visited Japan and South Korea.", Expect.NAMES, q)
 
 
-def test_a_counted_noun_stops_before_an_irregular_verb_and_may_be_a_capitalised_word() -> None:
-    from rag.answering.focus import focus, uses_noun
-
-    about = focus("Roughly how many young Vietnamese went to study in the USSR during the Cold War?")
-    assert about.nouns == ("Vietnamese",)
-    assert uses_noun("The Soviet Union hosted tens of thousands of Vietnamese students.", about.nouns)
-    assert focus("How many people live in Hanoi?").nouns == ("people",)
-
-
 def test_a_model_question_is_not_answered_by_a_quoted_phrase() -> None:
     q = "Which model can it turn out?"
     assert not offers("Russia rebuilt its war machine with help from other “US foes”.", Expect.MODEL, q)
@@ -572,12 +497,7 @@ def test_the_chunk_holding_the_best_sentence_leads_the_context() -> None:
 def test_where_will_the_thing_be_built_needs_a_sentence_about_that_thing() -> None:
     """'In which Vietnamese city will the … nuclear science and technology center be built?' is not answered by talks
     held 'in Ho Chi Minh City' on a nuclear arsenal: the sentence must be about the center."""
-    from rag.answering.focus import focus, uses_noun
-
     q = "In which Vietnamese city will the Russian-backed nuclear science and technology center be built?"
-    assert focus(q).nouns == ("center",) and focus("Where was the summit held?").nouns == ("summit",)
-    assert focus("Where is it located?").nouns == ()
-    assert uses_noun("The center will be built in Dalat, north of Ho Chi Minh City.", focus(q).nouns)
     assert not answered_from("In Ho Chi Minh City, General Saleh held 10 rounds of talks on the nuclear arsenal.", q)
     assert answered_from("The nuclear science and technology center will be built in Dalat, officials said.", q)
 

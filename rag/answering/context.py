@@ -49,7 +49,7 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     tick = time.perf_counter()
     pool = _pool(lists, 3 * settings.context_tokens // settings.chunk_size)
     pool += _within_best_articles(texts, lists, pool, store, lexical)
-    scorer, part_scorers = scorers(texts, vecs, lexical, [c.chunk.text for c in pool])
+    scorer, part_scorers = scorers(texts, vecs, lexical)
     sentences = sentences_of([c.chunk for c in pool], store, scorer, embedder)
     _favour_covered_documents(sentences, pool, doc_chunks)
     ordered = rerank(pool, sentences, [s for _, s in part_scorers])
@@ -64,12 +64,10 @@ def sub_questions(query: str) -> list[str]:
     return parts if len(parts) > 1 else []
 
 
-def scorers(texts: Sequence[str], vecs: Sequence[np.ndarray], lexical: LexicalIndex,
-            candidates: Sequence[str]) -> tuple[Scorer, list[tuple[str, Scorer]]]:
-    """Scorers for the question (``texts[0]``) and each of its parts, term weights localized on the candidates."""
+def scorers(texts: Sequence[str], vecs: Sequence[np.ndarray],
+            lexical: LexicalIndex) -> tuple[Scorer, list[tuple[str, Scorer]]]:
+    """Scorers for the question (``texts[0]``) and each of its parts."""
     made = [Scorer(t, v, lexical) for t, v in zip(texts, vecs, strict=True)]
-    for scorer in made:
-        scorer.localize(candidates)
     return made[0], list(zip(texts[1:], made[1:], strict=True))
 
 

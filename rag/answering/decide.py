@@ -58,7 +58,7 @@ class Refusal(NamedTuple):
 # The packaged scorer's refusal model, fitted by scripts/fit_refusal.py on dev.jsonl, eval/newsdev and the scorer's
 # validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another RAG_SCORER
 # model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
-PACKAGED_REFUSAL = Refusal(Signals(best=0.614, lead=-0.014, rules_refused=-1.518, retrieval=2.024), -0.277, 0.55)
+PACKAGED_REFUSAL = Refusal(Signals(best=0.782, lead=-0.105, rules_refused=-2.091, retrieval=1.965), -0.308, 0.55)
 # The lead model, fitted by scripts/fit_refusal.py (a conditional logit over each question's candidates) on the same
 # tuning sets.
 PACKAGED_LEAD = LeadModel(reader=0.25, retrieval=0.0, fits=0.5, article=1.0)

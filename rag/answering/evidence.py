@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -14,16 +13,11 @@ from rag.lexical import LexicalIndex, term_set, tokenize
 from rag.providers import Embedder
 from rag.sentences import SentenceKey, chunk_sentences
 from rag.store import Store
-from rag.synonyms import synonyms
 from rag.types import Chunk, Passage
 
 DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
-LOCAL_SHARE = 0.5  # weight of the candidates' own idf in a question term's weight (the rest: corpus idf)
 CONTEXT_CREDIT = 0.8  # share of a predecessor-plus-sentence score a sentence may inherit
-SYNONYM_CREDIT = 0.8  # a question word no candidate uses counts this much when a sentence has a synonym instead
 DISPLAY_SHARE = 0.9  # headlines and captions restate the body in fewer words: body sentences are better evidence
-_NAME = re.compile(r"(?:(?<=[\w,;:’'\")] )|(?<=\())[A-Z][\w’'-]*")  # a capitalised word not opening the question
-_COMMON = re.compile(r"(?<![\w’'-])[a-z][\w’'-]*")  # a word that starts in lower case
 _CAPTION = re.compile(r"\((?:left|right|center|centre|top|bottom)\)|\([A-Z][\w.-]*(?:\s?/\s?[A-Z][\w.-]*)+\)\.?$|"
                       r"^(?:Photo|Image|Picture|Credit)s?\b")
 
@@ -56,49 +50,11 @@ class Scorer:
         terms = list(dict.fromkeys(tokenize(question)))
         self.weights = {t: lexical.idf(t) for t in terms}
         self.total = sum(self.weights.values()) or 1.0
-        self.alternatives: dict[str, frozenset[str]] = {}  # question word -> the synonyms that stand in for it
-        self._names = {t for w in _NAME.findall(question) for t in tokenize(w)}  # 'United States' has no synonyms
-
-    def localize(self, texts: Sequence[str]) -> None:
-        """Blend each term's corpus idf with its idf among the candidate chunks (each scaled to its maximum).
-
-        Corpus idf alone depends on unrelated documents: mixed into a large archive, 'Russia' and 'Korea' become
-        rare and outweigh the words that tell the candidates (all about Russia and Korea) apart."""
-        n = len(texts)
-        if not n or not self.weights:
-            return
-        present = [term_set(t) for t in texts]
-        common = [_common_words(t) for t in texts]
-        used, common_used = set().union(*present), set().union(*common)
-        local = {}
-        for term in self.weights:
-            if term not in self._names and term not in used:
-                # a paraphrase ('portion' for 'share'): the common words the candidates use for it stand in
-                alternatives = frozenset(synonyms(term)) & common_used
-                if alternatives:
-                    self.alternatives[term] = alternatives
-            if term in self.alternatives:
-                df = sum(term in terms or not self.alternatives[term].isdisjoint(words)
-                         for terms, words in zip(present, common, strict=True))
-            else:
-                df = sum(term in terms for terms in present)
-            local[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
-        corpus_max = max(self.weights.values()) or 1.0
-        local_max = max(local.values()) or 1.0
-        self.weights = {t: (1 - LOCAL_SHARE) * w / corpus_max + LOCAL_SHARE * local[t] / local_max
-                        for t, w in self.weights.items()}
-        self.total = sum(self.weights.values()) or 1.0
 
     def coverage(self, text: str) -> float:
-        """Share of the question's (idf-weighted) terms that occur in the text; a synonym of a word no candidate uses
-        counts SYNONYM_CREDIT of the word."""
+        """Share of the question's (idf-weighted) terms that occur in the text."""
         present = term_set(text)
-        found = sum(w for t, w in self.weights.items() if t in present)
-        missing = [t for t in self.alternatives if t not in present]
-        if missing:  # a synonym stands in only as a common word: 'tell' ~ 'state', but not in 'United States'
-            words = _common_words(text)
-            found += sum(SYNONYM_CREDIT * self.weights[t] for t in missing if not self.alternatives[t].isdisjoint(words))
-        return found / self.total
+        return sum(w for t, w in self.weights.items() if t in present) / self.total
 
     def combine(self, dense: float, coverage: float) -> float:
         return DENSE_WEIGHT * max(dense, 0.0) + (1 - DENSE_WEIGHT) * coverage
@@ -110,12 +66,6 @@ class Scorer:
     def score(self, sentence: Sentence) -> float:
         """The sentence's evidence score for this scorer's question."""
         return self.combine(self.similarity(sentence.vector), self.coverage(sentence.text))
-
-
-@lru_cache(maxsize=4096)
-def _common_words(text: str) -> frozenset[str]:
-    """The stemmed words of the text that are not capitalised (no names, no sentence openers)."""
-    return term_set(" ".join(_COMMON.findall(text)))
 
 
 def sentences_of(chunks: Sequence[Chunk], store: Store, scorer: Scorer, embedder: Embedder) -> list[Sentence]:

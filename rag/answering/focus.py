@@ -1,4 +1,4 @@
-"""What a question is about (a noun, names, a role or title, a pair) and whether a sentence is about it."""
+"""What a question is about (a role or title, a pair, its names) and whether a sentence is about it."""
 
 from __future__ import annotations
 
@@ -6,84 +6,32 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from rag.lexical import stem
-
 AUXILIARY = {"is", "was", "are", "were", "has", "have", "had", "did", "does", "do", "will", "would", "can", "could",
              "should", "may", "might", "must"}
 
-_ATTRIBUTE = re.compile(r"\bwhat (?:is|was|are|were) (?:the |\w+['’]s )(?:current |exact |total )?([a-z]+)\b", re.I)
-_GENERIC = {"value", "amount", "number", "size", "total", "name", "title", "figure", "sum", "level", "share",
-            "result", "outcome", "purpose", "role", "reason", "goal", "aim", "point", "status", "state", "main",
-            "new", "first", "last", "largest", "biggest", "key", "most"}
-_COUNTED = re.compile(r"\bhow many ((?:[\w’'-]+ ){0,3}?[\w’'-]+?)(?= (?:or|and|do|does|did|have|has|had|are|is|were|was|"
-                      r"will|would|can|could|in|on|at|of|for|from|to|by|with|that|which|who|went|came|fled|left|died|"
-                      r"took|got|made|sent|gave|met|held|became|remain|remained|live|work|study|attend|join|visit|"
-                      r"serve|use|need|go|come)\b|[ ,?]*$|,| \w+ed\b)",
-                      re.I)
-_LONG = re.compile(r"\bhow long (?:was|is|were|are|did|does|do|will|would) (?:the |a |an |this |that |his |her |its |their |"
-                   r"[A-Z][\w.-]*['’]s )?((?:[a-z]+ )?[a-z]+)\b(?=\s+(?:last|take|run|go|stay|to|in|at|on|for|of)\b|\s*\?|$)",
-                   re.I)
-_SITED = re.compile(r"\b(?:where|in (?:which|what) (?:[\w’'-]+ ){0,2}?(?:city|town|province|region|country|place))"
-                    r"(?: (?:in|of) [A-Z][\w’'-]*)? (?:will|would|is|was|are|were) (?:the|a|an|its|their) "
-                    r"((?:[\w’'-]+ ){0,6}?[a-z]+) (?:be |been )?(?:built|located|based|held|hosted|constructed|set up|"
-                    r"opened|sited|stationed|deployed)\b", re.I)
 _WORD = re.compile(r"(?<![\w’'.])[\w’'.]+(?![\w’'.$])")  # a word, not the 'US' of a sum in 'US$ 697 million'
-_OWNER = re.compile(r"^\s*(?:the\s+)?((?:[A-Z][\w’'.-]*\s*)+)")
-_POSSESSOR = re.compile(r"\b([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)['’]s\s+$")
 
 
 class Focus(NamedTuple):
-    """What the answer must be about: a noun it must use, and the names the question gives it (a role's holder
-    must hold it for them: ``holds``)."""
+    """Whom the answer must name: a role's holder for the names the question gives it (``holds``), or someone with
+    the title asked about (``titled``)."""
 
-    nouns: tuple[str, ...]  # alternatives ('documents or agreements'); empty: no noun required
-    names: tuple[str, ...]
+    names: tuple[str, ...] = ()
     role: str = ""  # 'Who is the Secretary-General of the United Nations': the title the names must hold
     title: str = ""  # 'Who is the Vietnamese prime minister…': the person named must be given that title
 
 
 def focus(question: str) -> Focus:
-    """'How many North Korean troops…' -> troops + (North, Korean); 'What is the capital of Australia?' ->
-    capital + (Australia,); "Russia's inflation rate in 2023" -> inflation + (Russia, 2023); 'Who leads the United
-    Nations' style titles -> ('United', 'Nations'). A year the question names joins the names. Empty when the
-    question has no such focus."""
-    found = _focus(question)
-    if not found.nouns and not found.names:
-        return found
-    years = tuple(y for y in re.findall(r"\b(?:1[89]|20)\d\d\b", question) if y not in found.names)
-    return found._replace(names=found.names + years)
-
-
-def _focus(question: str) -> Focus:
-    m = _LONG.search(question)
-    if m:
-        return Focus(tuple(m.group(1).split()), ())  # 'the war' or 'the state visit': either noun
-    m = _SITED.search(question)  # 'Where will the nuclear science center be built?': a place for the center
-    if m:
-        return Focus((m.group(1).split()[-1],), ())
-    m = _COUNTED.search(question)
-    if m:
-        words = m.group(1).split()
-        alt = re.match(r" or ([\w’'-]+)", question[m.end(1):])
-        return Focus((words[-1],) + ((alt.group(1),) if alt else ()), tuple(w for w in words[:-1] if w[:1].isupper()))
-    m = _ATTRIBUTE.search(question)  # 'What is the population of…': the specific property asked for
-    if m and m.group(1).lower() not in _GENERIC:
-        before, after = question[: m.start(1)], question[m.end(1):]
-        owner = _POSSESSOR.search(before)
-        of = re.match(r"(?:\s+\w+)?\s+of\s+(.*)", after)
-        names = owner.group(1).split() if owner else []
-        if of:
-            o = _OWNER.match(of.group(1))
-            names += o.group(1).split() if o else []
-        return Focus((m.group(1),), tuple(names))
+    """'Who is the Secretary-General of the United Nations' -> role + (United, Nations); 'Who is the Vietnamese
+    prime minister' -> title; empty when the question asks for neither."""
     m = re.search(r"\b(?i:who (?:is|was) (?:the )?(?:current |new |former )?([\w -]+?) of (?:the )?)((?:[A-Z][\w’'.-]*\s*)+)",
                   question)
     if m:
-        return Focus((), tuple(w for w in re.split(r"[\s-]+", m.group(2)) if w), role=m.group(1))
+        return Focus(tuple(w for w in re.split(r"[\s-]+", m.group(2)) if w), role=m.group(1))
     m = _TITLE_ASKED.search(question)
     if m:
-        return Focus((), (), title=m.group(1).lower())
-    return Focus((), ())
+        return Focus(title=m.group(1).lower())
+    return Focus()
 
 
 _TITLES = (r"prime minister|foreign minister|minister|president|ambassador|secretary|chancellor|spokes(?:man|woman|person)|"
@@ -135,16 +83,6 @@ def names_in(text: str, names: Sequence[str], *, every: bool = True) -> bool:
 def _bare(word: str) -> str:
     """A name without its possessive and surrounding punctuation ("Russia's" -> Russia)."""
     return re.sub(r"['’]s$", "", word).strip(".’'")
-
-
-def uses_noun(sentence: str, nouns: Sequence[str]) -> bool:
-    """Whether the sentence uses one of the nouns as a common word, not only inside a name ('Solelum Capital');
-    an acronym ('GDP') or a capitalised noun ('how many Vietnamese…') must appear as written. No nouns: True."""
-    if not nouns:
-        return True
-    words = re.findall(r"\b\w[\w-]*", sentence)
-    common = {stem(w) for w in words if w[:1].islower()}
-    return any(n in words if n.isupper() or n[:1].isupper() else stem(n.lower()) in common for n in nouns)
 
 
 def holds(sentence: str, role: str, names: Sequence[str]) -> bool:

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from rag.answering.evidence import Scorer, Sentence
 from rag.answering.expect import Expect, expected, is_polar, offers
-from rag.answering.focus import Focus, focus, holds, same_pair, titled, uses_noun
+from rag.answering.focus import Focus, focus, holds, same_pair, titled
 from rag.ingestion.metadata import display_title
 from rag.lexical import term_set
 from rag.types import Citation, Passage
@@ -139,11 +139,11 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
 
 
 def fits(s: Sentence, question: str) -> bool:
-    """Whether the sentence offers the kind of answer the question asks for, about what it asks about (the noun, the
-    role or title, the pair of parties it names)."""
+    """Whether the sentence offers the kind of answer the question asks for, about what it asks about (the role or
+    title, the pair of parties it names)."""
     asked = _asked(question)
     about = asked.about
-    return (offers(s.text, asked.kind, question) and uses_noun(s.text, about.nouns)
+    return (offers(s.text, asked.kind, question)
             and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
             and (not about.title or titled(s.text, about.title, question)))
 
