@@ -268,8 +268,6 @@ def test_by_default_a_standalone_question_after_unrelated_turns_keeps_its_words(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 24: the rules find no count of 'deals' and the refusal model, given the "
-                   "scorer's 0.53 for the answer sentence, refuses; a stronger reader that picks the sentence is the fix")
 def test_by_default_a_paraphrased_question_is_answered_from_the_right_article(default_engine: Engine) -> None:
     answer = default_engine.answer("How many deals were inked when Putin met Vietnam's president in Hanoi?")
     assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
