@@ -3,11 +3,11 @@
 eval/newsdev2/corpus``.
 
 Each variant switches hand rules off (rag/answering: expect.py, focus.py, synthesize.py; several joined by '+') and
-runs the question sets on indexes built once per corpus. A rule stays
-only if switching it off loses at least 0.02 of fact recall + grounded-refusal F1 summed over the tuning sets
-(dev.jsonl, and given with --extra-set: newsdev, newsdev2 and the scorer's validation corpus, squadval); the
-report-only sets (heldout, the SQuAD held-out benchmark) are printed beside, never used to choose. Figures: fact
-recall / grounded-refusal F1 / citation precision, and that summed change (negative: the rule helps).
+runs the question sets on indexes built once per corpus. A rule stays only if switching it off loses at least 0.02
+of fact recall + grounded-refusal F1 summed over the tuning sets (dev.jsonl, and given with --extra-set: newsdev,
+newsdev2 and the scorer's validation corpus, squadval); the report-only sets (heldout, the SQuAD held-out
+benchmark) are printed beside, never used to choose. Figures: fact recall / grounded-refusal F1 / citation
+precision, and that summed change (negative: the rule helps).
 """
 
 from __future__ import annotations

@@ -266,7 +266,7 @@ class Engine:
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         context_sents = [s for s in sentences if s.chunk_id in by_chunk]
         answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
-                        context_tokens=sum(_tokens(p) for p in passages))
+                        context_tokens=sum(p.chunk.size for p in passages))
         tick = time.perf_counter()
         draft = self._draft(context_sents, by_chunk, standalone, found.parts, timings)
         if llm is None or draft.abstained:
@@ -316,7 +316,7 @@ class Engine:
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
         draft = self._draft(sentences, by_chunk, question, parts)
         answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
-                        context=list(passages), context_tokens=sum(_tokens(p) for p in passages))
+                        context=list(passages), context_tokens=sum(p.chunk.size for p in passages))
         _fill(answer, draft)
         return answer
 
@@ -349,10 +349,6 @@ def _source_info(doc_id: str, r: dict[str, Any]) -> SourceInfo:
 def _meta(rec: dict[str, Any]) -> DocMeta:
     return DocMeta(title=str(rec.get("title", "")), author=str(rec.get("author", "")),
                    outlet=str(rec.get("outlet", "")), date=str(rec.get("date", "")))
-
-
-def _tokens(p: Passage) -> int:
-    return p.chunk.size
 
 
 def _words(text: str) -> Iterator[str]:

@@ -2,15 +2,16 @@
 PACKAGED_REFUSAL, or a local scorer's refusal.json).
 
 The tuning sets are `eval/questions/dev.jsonl` on the seed articles, `eval/newsdev` and `eval/newsdev2` (invented
-news, the kind of articles a new user brings) and the scorer's validation corpus: 8 of the 20 SQuAD-train articles the packaged scorer
-was validated on (never trained on), built like the public benchmark (`build_squad_bench.build`, seed 7, 140
-answerable and 60 unanswerable questions). A second corpus, built the same
-way from the other 12 validation articles, is only reported: an untuned check of the fitted model. `heldout.jsonl`
+news, the kind of articles a new user brings) and the scorer's validation corpus: 8 of the 20 SQuAD-train articles
+the packaged scorer was validated on (never trained on), built like the public benchmark (`build_squad_bench.build`,
+seed 7, 140 answerable and 60 unanswerable questions). A second corpus, built the same way from the other 12
+validation articles, is only reported: an untuned check of the fitted model. `heldout.jsonl`
 and the benchmark's questions are never read.
 
 First the lead model: the engine answers every answerable question while, for each one-part question, every lead
 candidate's features are recorded with the fact recall of the answer it would lead (synthesize.extract with that
-lead); the weights of a small grid (reader, retrieval, fits, article) with the highest fact recall summed over the sets win.
+lead); the weights of a small grid (reader, retrieval, fits, article) with the highest fact recall summed over the
+sets win.
 Then, with that lead model, the engine answers every question while each question's `Signals` are recorded and the
 answer the engine would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
@@ -133,9 +134,8 @@ def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -
     """Every answerable one-part question's lead candidates, with the fact recall of the answer each would lead."""
     engine, questions = _engine(questions_file, corpus, data_dir, scorer)
     real_extract, real_pick = decide.extract, decide.pick_lead
-    call: dict = {}
+    call: dict = {}  # the arguments of the engine's last extract call, and the question's facts
     found: list[LeadRow] = []
-    must: list = []
 
     def extract(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - records the arguments pick_lead's drafts need
         call.update(args=args, kwargs={k: v for k, v in kwargs.items() if k not in ("lead", "fit_rules", "parts")})
@@ -143,20 +143,20 @@ def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -
 
     def pick(candidates, features, model=decide.PACKAGED_LEAD):  # noqa: ANN001, ANN202
         drafts = [real_extract(*call["args"], **call["kwargs"], lead=c).text for c in candidates]
-        found.append((np.array(features), np.array([metrics.fact_recall(t, must[0], False) for t in drafts])))
+        found.append((np.array(features), np.array([metrics.fact_recall(t, call["must"], False) for t in drafts])))
         return real_pick(candidates, features, model)
 
     with mock.patch.object(decide, "extract", extract), mock.patch.object(decide, "pick_lead", pick):
         for q in questions:
             if q.answerable:
-                must[:] = [q.must_include]
+                call["must"] = q.must_include
                 engine.answer(q.question, history=[t.model_dump() for t in q.history])
     return found
 
 
 def lead_recall(rows: list[LeadRow], model: decide.LeadModel) -> float:
     """Mean fact recall of the answers the lead model's choices lead (the first candidate wins a tie)."""
-    return sum(float(y[int(np.argmax(x @ np.array(model)))]) for x, y in rows) / max(len(rows), 1)
+    return sum(float(y[decide.pick_lead(range(len(y)), x, model)]) for x, y in rows) / max(len(rows), 1)
 
 
 def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[Row]:

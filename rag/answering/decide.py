@@ -5,10 +5,10 @@ sentence before, and the sentence after for a reader trained with it) and gives 
 question. For a one-part question the lead is the candidate (the best-retrieved sentences and the rules' leads) with
 the highest lead score, a linear model over the scorer's log-odds, the retrieval score, whether the rules' fit
 tests pass it and whether it comes from the best-retrieved sentence's article; synthesize.extract adds its
-supporting sentences. A multi-part question keeps the rules' draft. The
-answer is given only when a small logistic refusal model over four signals (the scorer's best probability and its
-probability for the lead, whether the rules refused, the best retrieval score) says the articles answer the
-question. scripts/fit_refusal.py fits both models on the tuning sets.
+supporting sentences. A multi-part question keeps the rules' draft. The answer is given only when a small logistic
+refusal model over four signals (the scorer's best probability and its probability for the lead, whether the rules
+refused, the best retrieval score) says the articles answer the question. scripts/fit_refusal.py fits both models
+on the tuning sets.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract, fits
@@ -59,13 +59,14 @@ class Refusal(NamedTuple):
 # validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another RAG_SCORER
 # model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
 PACKAGED_REFUSAL = Refusal(Signals(best=0.782, lead=-0.105, rules_refused=-2.091, retrieval=1.965), -0.308, 0.55)
-# The lead model, fitted by scripts/fit_refusal.py (a conditional logit over each question's candidates) on the same
-# tuning sets.
+# The lead model, fitted by scripts/fit_refusal.py on the same tuning sets: of a small grid of weights, the one whose
+# choices lead the answers with the highest fact recall.
 PACKAGED_LEAD = LeadModel(reader=0.25, retrieval=0.0, fits=0.5, article=1.0)
 REFUSAL_FILE = "refusal.json"
 
 
 Features = tuple[float, float, float, float]
+T = TypeVar("T")
 
 
 def lead_features(p: float, score: float, fit: bool, top_article: bool) -> Features:
@@ -73,9 +74,8 @@ def lead_features(p: float, score: float, fit: bool, top_article: bool) -> Featu
     return _logit(p), score, float(fit), float(top_article)
 
 
-def pick_lead(candidates: Sequence[Sentence], features: Sequence[Features],
-              model: LeadModel = PACKAGED_LEAD) -> Sentence:
-    """The candidate with the highest lead score (the first on a tie)."""
+def pick_lead(candidates: Sequence[T], features: Sequence[Sequence[float]], model: LeadModel = PACKAGED_LEAD) -> T:
+    """The candidate with the highest lead score (the first on a tie); scripts/fit_refusal.py scores its grid with it."""
     scores = [sum(w * x for w, x in zip(model, f, strict=True)) for f in features]
     return candidates[max(range(len(candidates)), key=lambda i: (scores[i], -i))]
 
@@ -157,15 +157,15 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     asks = [(question, None), *(parts if len(parts) > 1 else [])]
     ruled, ranked = drafted(True), drafted(False)
     leads = [s for s in (lead_of(ruled), lead_of(ranked)) if s is not None]
+    best_retrieved = sorted(usable, key=lambda s: -s.score)[:SHORTLIST]
     top = 0.0
     for text, scorer in asks:
-        shortlist = sorted(usable, key=lambda s: -(scorer.score(s) if scorer else s.score))[:SHORTLIST]
+        shortlist = sorted(usable, key=lambda s: -scorer.score(s))[:SHORTLIST] if scorer else best_retrieved
         top = max(top, *probs(text, [*shortlist, *leads]))
     draft = ruled
     if len(parts) <= 1:  # one part: the lead model picks the lead among the best-retrieved sentences and the rules'
-        shortlist = sorted(usable, key=lambda s: -s.score)[:SHORTLIST]
-        candidates = list({id(s): s for s in [*shortlist, *leads]}.values())
-        features = [lead_features(p, s.score, fits(s, question), s.doc_id == shortlist[0].doc_id)
+        candidates = list({id(s): s for s in [*best_retrieved, *leads]}.values())
+        features = [lead_features(p, s.score, fits(s, question), s.doc_id == best_retrieved[0].doc_id)
                     for s, p in zip(candidates, probs(question, candidates), strict=True)]
         lead = pick_lead(candidates, features, PACKAGED_LEAD)
         draft = extract(sentences, passages, question=question, max_sentences=max_sentences, threshold=threshold,
