@@ -2,7 +2,7 @@
 --extra-set newsdev eval/newsdev/questions.jsonl eval/newsdev/corpus --extra-set newsdev2 eval/newsdev2/questions.jsonl
 eval/newsdev2/corpus``.
 
-Each variant switches hand rules off (rag/answering: expect.py, focus.py, synthesize.py; several joined by '+') and
+Each variant switches hand rules off (rag/answering: answer_type.py, focus.py, synthesize.py; several joined by '+') and
 runs the question sets on indexes built once per corpus. A rule stays only if switching it off loses at least 0.02
 of fact recall + grounded-refusal F1 summed over the tuning sets (dev.jsonl, and given with --extra-set: newsdev,
 newsdev2 and the scorer's validation corpus, squadval); the report-only sets (heldout, the SQuAD held-out
@@ -29,19 +29,21 @@ METRICS = ("fact_recall", "grounded_refusal_f1", "citation_precision")
 
 _YES: Callable[..., bool] = lambda *a, **k: True  # noqa: E731
 _NO: Callable[..., bool] = lambda *a, **k: False  # noqa: E731
+_ONE: Callable[..., float] = lambda *a, **k: 1.0  # noqa: E731
 
 S = "rag.answering.synthesize"
 # variant -> (what the rule does, the patches that switch it off)
 VARIANTS: dict[str, tuple[str, list[tuple[str, Any]]]] = {
     "all rules": ("every rule on (the shipped engine)", []),
-    "answer type": ("a lead must offer the kind of answer asked for (expect.offers)", [(f"{S}.offers", _YES)]),
+    "answer type": ("a lead offers the kind of answer asked for (the learned answer_type.offer)",
+                    [("rag.answering.answer_type.offer", _ONE)]),
     "role, title": ("'who is the <title>' names someone holding it", [(f"{S}.holds", _YES), (f"{S}.titled", _YES)]),
     "pair": ("'between A and B' sentences name that pair (focus.same_pair)", [(f"{S}.same_pair", _YES)]),
     "redundant": ("a sentence repeating a chosen one is skipped", [(f"{S}._redundant", _NO)]),
-    "parts": ("multi-part questions are split, one lead per part (expect.split_parts)",
+    "parts": ("multi-part questions are split, one lead per part (parts.split_parts)",
               [("rag.answering.context.split_parts", lambda q: [q])]),
     "no fit rules": ("every fit rule off (synthesize.fits, also a feature of the lead model)",
-                     [(f"{S}.fits", _YES), ("rag.answering.decide.fits", _YES)]),
+                     [(f"{S}.fits", _YES), ("rag.answering.decide.fit", _ONE)]),
 }
 
 

@@ -108,8 +108,8 @@ class Settings(BaseSettings):
         default="packaged",
         description="The answer scorer that picks the lead sentence and decides a refusal: `packaged` (the default: "
         "the cross-encoder shipped in rag/data/scorer, on onnxruntime; a lead model over its probabilities, retrieval "
-        "and the fit rules picks the lead, and a refusal model says whether to answer), `none` (the hand rules "
-        "alone, which measure worse), or the "
+        "and the answer-type model picks the lead, and a refusal model says whether to answer), `none` (no "
+        "cross-encoder: the fit draft alone, which measures worse), or the "
         "path of an exported scorer folder (scripts/train_scorer.py --export) or a local sentence-transformers "
         "cross-encoder (bge-reranker, ms-marco…).",
     )
@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         default=None, ge=0.0, le=1.0,
         description="Probability (0-1) the refusal model must give that the articles answer the question; below "
         "it the system says they don't. Higher refuses more. Unset: the refusal model's own cutoff, chosen on the "
-        "tuning sets by scripts/fit_refusal.py (0.55 for the packaged scorer, or the cutoff in a local scorer "
+        "tuning sets by scripts/fit_refusal.py (0.60 for the packaged scorer, or the cutoff in a local scorer "
         "folder's refusal.json).",
     )
 

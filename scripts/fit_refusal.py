@@ -52,7 +52,7 @@ from rag.providers import build_embedder  # noqa: E402
 NEWSDEV = ROOT / "eval" / "newsdev"  # invented local news, a tuning set (eval/newsdev/README.md)
 NEWSDEV2 = ROOT / "eval" / "newsdev2"  # invented news of many kinds, a tuning set (eval/newsdev2/README.md)
 LEAD_GRID = [decide.LeadModel(r, v, f, a) for r in (0.0, 0.25, 0.5, 1.0) for v in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-             for f in (0.0, 0.25, 0.5, 1.0) for a in (0.0, 0.25, 0.5, 1.0) if r or v or f or a]
+             for f in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0) for a in (0.0, 0.25, 0.5, 1.0) if r or v or f or a]
 VALIDATION = {"seed": 7, "articles": 8, "answerable": 140, "unanswerable": 60}
 CUTOFFS = [round(0.30 + 0.05 * i, 2) for i in range(11)]
 L2 = 1.0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering.evidence import Scorer, Sentence, sentences_of
-from rag.answering.expect import split_parts
+from rag.answering.parts import split_parts
 from rag.answering.rerank import rerank, select_context
 from rag.answering.retrieve import Candidate, Filters, retrieve
 from rag.lexical import LexicalIndex

@@ -2,13 +2,14 @@
 
 The scorer (rag/scorer.py, trained by scripts/train_scorer.py) reads a candidate sentence in its window (title, the
 sentence before, and the sentence after for a reader trained with it) and gives the probability that it answers the
-question. For a one-part question the lead is the candidate (the best-retrieved sentences and the rules' leads) with
-the highest lead score, a linear model over the scorer's log-odds, the retrieval score, whether the rules' fit
-tests pass it and whether it comes from the best-retrieved sentence's article; synthesize.extract adds its
-supporting sentences. A multi-part question keeps the rules' draft. The answer is given only when a small logistic
-refusal model over four signals (the scorer's best probability and its probability for the lead, whether the rules
-refused, the best retrieval score) says the articles answer the question. scripts/fit_refusal.py fits both models
-on the tuning sets.
+question. For a one-part question the lead is the candidate (the best-retrieved sentences and the fit draft's lead)
+with the highest lead score, a linear model over the scorer's log-odds, the retrieval score, the fit test's degree
+(synthesize.fit: the answer-type model's probability that it offers the kind of answer asked for, 0 when it is not
+about whom the question asks about) and whether it comes from the best-retrieved sentence's article;
+synthesize.extract adds its supporting sentences. A multi-part question keeps the fit draft. The answer is given only
+when a small logistic refusal model over five signals (the scorer's best probability and its probability for the
+lead, whether the fit draft refused, the best retrieval score, the lead's fit) says the articles answer the question.
+scripts/fit_refusal.py fits both models on the tuning sets.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
-from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract, fits
+from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract, fit
 from rag.errors import ConfigError
 from rag.scorer import pair_text, window_parts
 from rag.types import Passage
@@ -34,8 +35,9 @@ class Signals(NamedTuple):
 
     best: float  # log-odds of the scorer's highest probability: shortlisted sentences and both drafts' leads
     lead: float  # log-odds of its probability for the chosen lead sentence
-    rules_refused: float  # 1.0 when no sentence passes the rules' fit tests
+    rules_refused: float  # 1.0 when no sentence passes the fit test (synthesize.fits)
     retrieval: float  # the best retrieval score of any sentence (low when the articles are off the question)
+    fit: float = 0.0  # log-odds of the answer-type model's probability that the lead offers the kind asked for
 
 
 class LeadModel(NamedTuple):
@@ -43,7 +45,7 @@ class LeadModel(NamedTuple):
 
     reader: float  # the scorer's log-odds that the sentence answers the question
     retrieval: float  # its retrieval score
-    fits: float  # 1.0 when the rules' fit test passes it
+    fits: float  # the fit test's degree (synthesize.fit)
     article: float  # 1.0 when it comes from the article of the best-retrieved sentence
 
 
@@ -58,10 +60,11 @@ class Refusal(NamedTuple):
 # The packaged scorer's refusal model, fitted by scripts/fit_refusal.py on dev.jsonl, eval/newsdev and the scorer's
 # validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another RAG_SCORER
 # model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
-PACKAGED_REFUSAL = Refusal(Signals(best=0.782, lead=-0.105, rules_refused=-2.091, retrieval=1.965), -0.308, 0.55)
+PACKAGED_REFUSAL = Refusal(Signals(best=0.714, lead=0.012, rules_refused=-5.431, retrieval=1.146, fit=0.202), 0.191,
+                           0.60)
 # The lead model, fitted by scripts/fit_refusal.py on the same tuning sets: of a small grid of weights, the one whose
 # choices lead the answers with the highest fact recall.
-PACKAGED_LEAD = LeadModel(reader=0.25, retrieval=0.0, fits=0.5, article=1.0)
+PACKAGED_LEAD = LeadModel(reader=0.25, retrieval=0.0, fits=1.0, article=0.5)
 REFUSAL_FILE = "refusal.json"
 
 
@@ -69,9 +72,9 @@ Features = tuple[float, float, float, float]
 T = TypeVar("T")
 
 
-def lead_features(p: float, score: float, fit: bool, top_article: bool) -> Features:
+def lead_features(p: float, score: float, fit: float, top_article: bool) -> Features:
     """What the lead model reads for one candidate (see LeadModel)."""
-    return _logit(p), score, float(fit), float(top_article)
+    return _logit(p), score, fit, float(top_article)
 
 
 def pick_lead(candidates: Sequence[T], features: Sequence[Sequence[float]], model: LeadModel = PACKAGED_LEAD) -> T:
@@ -93,7 +96,9 @@ def read_refusal(folder: Path) -> Refusal | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        model = Refusal(Signals(**{k: float(data["weights"][k]) for k in Signals._fields}), float(data["bias"]),
+        weights = {k: float(data["weights"][k] if k != "fit" else data["weights"].get(k, 0.0))  # older: no fit
+                   for k in Signals._fields}
+        model = Refusal(Signals(**weights), float(data["bias"]),
                         float(data["cutoff"]))
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"The refusal model {path} is unreadable ({type(exc).__name__}: {exc}). Rewrite it with "
@@ -118,7 +123,7 @@ def _key(draft: Draft) -> tuple[str, int, int]:
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
            parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
            cutoff: float | None = None, refusal: Refusal = PACKAGED_REFUSAL, neighbours: bool = False) -> Draft:
-    """The answer led by the lead model's choice (a multi-part question: the rules' draft, or when they refuse the
+    """The answer led by the lead model's choice (a multi-part question: the fit draft, or when it refuses the
     best-scoring sentences'), given only when the refusal model (``refusal``, see ``answerable``) gives at least
     ``cutoff`` (default: the model's own).
 
@@ -163,16 +168,17 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
         shortlist = sorted(usable, key=lambda s: -scorer.score(s))[:SHORTLIST] if scorer else best_retrieved
         top = max(top, *probs(text, [*shortlist, *leads]))
     draft = ruled
-    if len(parts) <= 1:  # one part: the lead model picks the lead among the best-retrieved sentences and the rules'
+    if len(parts) <= 1:  # one part: the lead model picks among the best-retrieved sentences and the drafts' leads
         candidates = list({id(s): s for s in [*best_retrieved, *leads]}.values())
-        features = [lead_features(p, s.score, fits(s, question), s.doc_id == best_retrieved[0].doc_id)
+        features = [lead_features(p, s.score, fit(s, question), s.doc_id == best_retrieved[0].doc_id)
                     for s, p in zip(candidates, probs(question, candidates), strict=True)]
         lead = pick_lead(candidates, features, PACKAGED_LEAD)
         draft = extract(sentences, passages, question=question, max_sentences=max_sentences, threshold=threshold,
                         lead=lead)
     chosen = lead_of(draft)
     signals = Signals(best=_logit(top), lead=_logit(probs(question, [chosen])[0] if chosen is not None else 0.0),
-                      rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable))
+                      rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable),
+                      fit=_logit(fit(chosen, question) if chosen is not None else 0.0))
     if answerable(signals, refusal) < cutoff:
         return abstain(sentences, passages)
     return next((d for d in (draft, ranked) if not d.abstained), abstain(sentences, passages))

@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.answering import answer_type
 from rag.answering.evidence import Scorer, Sentence
-from rag.answering.expect import Expect, expected, is_polar, offers
 from rag.answering.focus import Focus, focus, holds, same_pair, titled
+from rag.answering.parts import is_polar
 from rag.ingestion.metadata import display_title
 from rag.lexical import term_set
 from rag.types import Citation, Passage
@@ -17,21 +18,12 @@ _MIN_WORDS = 5
 OTHER_DOC_RATIO = 0.95  # a supporting sentence from another article must nearly tie with the lead
 FIT_FLOOR = 0.75  # a lead article's sentence that also answers the question may score this much below the lead
 LEAD_RATIO = 0.6  # a lead offering the expected kind of answer may score this much below the best sentence
-_VALUES = {Expect.NUMBER, Expect.AMOUNT, Expect.MONEY, Expect.SPAN, Expect.AGE, Expect.DAY, Expect.DATE}  # one sentence can answer two parts
 NOT_COVERED = "The indexed articles don't answer this question."
 
 
-@dataclass(frozen=True)
-class _Asked:
-    """What one question (or part) asks for, worked out once: its expected kind and its focus."""
-
-    kind: Expect
-    about: Focus
-
-
 @lru_cache(maxsize=512)
-def _asked(question: str) -> _Asked:
-    return _Asked(kind=expected(question), about=focus(question))
+def _about(question: str) -> Focus:
+    return focus(question)
 
 
 @dataclass
@@ -71,8 +63,9 @@ def extract(
 ) -> Draft:
     """Pick the best sentences, or abstain.
 
-    Each part of a multi-part question gets its own lead sentence. A lead must score above the threshold and,
-    when the question asks for a number, date or name, must offer one the question does not already state.
+    Each part of a multi-part question gets its own lead sentence. A lead must score above the threshold and pass
+    ``fits``: offer the kind of answer asked for (a number, a date, a name the question does not already state, as
+    the learned answer-type model reads it) about whom the question asks about.
     ``fit_rules=False`` drops that last condition (every ``fits`` rule): the best-scoring sentence leads, and
     refusing is left to the caller (answering.decide). ``lead``: the lead a caller chose for a one-part question.
     """
@@ -82,8 +75,6 @@ def extract(
         return abstain(sentences, passages)
     chosen: list[Sentence] = [lead] if lead is not None else []
     for text, scorer in [] if lead is not None else parts if len(parts) > 1 else [(question, None)]:
-        if chosen and _asked(text).kind in _VALUES and any(check(c, text) for c in chosen):
-            continue  # '…, and in what year?' already answered by an earlier part's lead
         scores = {id(s): scorer.score(s) if scorer else s.score for s in usable}
         best = _lead(usable, text, scores, threshold, fits=check)
         if best is not None and not _redundant(best, chosen):
@@ -94,8 +85,7 @@ def extract(
     floor = max(0.85 * top.score, threshold)
     lead_docs = {s.doc_id for s in chosen}
     polar = is_polar(question)
-    asks = [question] if len(parts) <= 1 else [  # parts whose expected value no lead offers yet
-        text for text, _ in parts if _asked(text).kind not in _VALUES or not any(check(c, text) for c in chosen)]
+    asks = [question] if len(parts) <= 1 else [text for text, _ in parts]
     fitting_floor = max(FIT_FLOOR * top.score, threshold)
     for s in sorted(usable, key=lambda s: -s.score):
         if len(chosen) >= max_sentences or s.score < fitting_floor:
@@ -141,11 +131,17 @@ def _lead(sentences: Sequence[Sentence], question: str, scores: dict[int, float]
 def fits(s: Sentence, question: str) -> bool:
     """Whether the sentence offers the kind of answer the question asks for, about what it asks about (the role or
     title, the pair of parties it names)."""
-    asked = _asked(question)
-    about = asked.about
-    return (offers(s.text, asked.kind, question)
-            and (not about.role or holds(s.text, about.role, about.names)) and same_pair(s.text, question)
-            and (not about.title or titled(s.text, about.title, question)))
+    return fit(s, question) >= answer_type.CUTOFF
+
+
+def fit(s: Sentence, question: str) -> float:
+    """The answer-type model's probability that the sentence offers the kind of answer asked for (0.0 when it is
+    not about what the question asks about)."""
+    about = _about(question)
+    if ((about.role and not holds(s.text, about.role, about.names)) or not same_pair(s.text, question)
+            or (about.title and not titled(s.text, about.title, question))):
+        return 0.0
+    return answer_type.offer(question, s.text)
 
 
 def _always(*_: object, **__: object) -> bool:
