@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_scorer import SEED, VAL_ARTICLES, build_questions, load_train, split_articles  # noqa: E402
+from train_scorer import SEED, VAL_ARTICLES, answer_span, build_questions, load_train, split_articles  # noqa: E402
 
 from rag.answering.answer_type import BITS, AnswerType, word_features, words  # noqa: E402
 
@@ -38,12 +38,10 @@ def examples(recs: list[dict]) -> tuple[sparse.csr_matrix, np.ndarray]:
     indptr = [0]
     labels: list[int] = []
     for rec in recs:
-        sentence = rec["sents"][rec["gold"]]
-        at = sentence.find(rec["answer"])
-        if at < 0:
+        lo, hi = answer_span(rec)
+        if lo < 0:
             continue
-        lo, hi = at, at + len(rec["answer"])
-        rows, ws = word_features(rec["q"], sentence)
+        rows, ws = word_features(rec["q"], rec["sents"][rec["gold"]])
         for row, (_, start, end) in zip(rows, ws, strict=True):
             indices.extend(row)
             indptr.append(len(indices))
@@ -58,11 +56,10 @@ def validate(model: AnswerType, recs: list[dict]) -> dict[str, float]:
 
     ys, ps, hits, n = [], [], 0, 0
     for rec in recs:
-        sentence = rec["sents"][rec["gold"]]
-        at = sentence.find(rec["answer"])
-        if at < 0:
+        lo, hi = answer_span(rec)
+        if lo < 0:
             continue
-        lo, hi = at, at + len(rec["answer"])
+        sentence = rec["sents"][rec["gold"]]
         probs = model.word_probs(rec["q"], sentence)
         spans = words(sentence)
         asked = {w.lower() for w, _, _ in words(rec["q"])}
