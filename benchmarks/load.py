@@ -55,7 +55,8 @@ TOPICS: tuple[Topic, ...] = (
           ("Hanoi", "11", "Cam Ranh"), frozenset({"000", "002", "004"})),
     Topic("pyongyang", ("What agreement did Putin sign in Pyongyang?", "Which article of it covers military assistance?",
                         "Which earlier treaty did it replace?"),
-          ("comprehensive strategic partnership", "Article", "Good Neighborliness"), frozenset({"000", "002", "004"})),
+          ("comprehensive strategic partnership", "Article", "Good Neighborliness"),
+          frozenset({"000", "001", "002", "004"})),  # 001 (JadeTimes) also reports the pact signed in Pyongyang
     Topic("drones", ("What did Iran help Russia build, according to the Wall Street Journal?", "Where is it located?",
                      "What does Iran supply to Russia?"),
           ("drones", "Tatarstan", None), frozenset({"000", "003", "004"})),

@@ -99,7 +99,7 @@ def save_chat_shot(page: sync_api.Page, path: Path) -> Path:
 def test_streamed_answer_shows_sources_and_quote_in_context(page: sync_api.Page, tmp_path: Path) -> None:
     answer = ask(page, SEED_Q)
     assert "Article 4" in answer.locator(".rag-text").inner_text()
-    source = answer.locator(".rag-src").first
+    source = answer.locator(".rag-src").filter(has_text="Article 4").first  # its paragraph holds more than the quote
     sync_api.expect(source.locator(".rag-title")).to_have_text(SEED_TITLE)
     summary = source.locator("details.rag-quote summary")
     quote = summary.inner_text().strip().strip("“”")
