@@ -76,14 +76,19 @@ def question_features(question: str) -> list[str]:
             f"head={ws[at]} {head}"]
 
 
+@lru_cache(maxsize=512)
+def _read(question: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The question's features and the words it uses (lower-cased), read once per question, not per sentence."""
+    return tuple(question_features(question)), frozenset(w.lower() for w, _, _ in words(question))
+
+
 def _bucket(feature: str) -> int:
     return zlib.crc32(feature.encode("utf-8")) & ((1 << BITS) - 1)
 
 
 def word_features(question: str, sentence: str) -> tuple[list[list[int]], list[tuple[str, int, int]]]:
     """Each word's hashed feature indices (its features crossed with the question's), and the words."""
-    qf = question_features(question)
-    asked = {w.lower() for w, _, _ in words(question)}
+    qf, asked = _read(question)
     tokens = _tokens(sentence)
     lowered = [t[0].lower() for t in tokens]
     rows = []
@@ -118,7 +123,7 @@ class AnswerType:
 
     def offer(self, question: str, sentence: str) -> float:
         """The highest such probability among the words the question does not already use."""
-        asked = {w.lower() for w, _, _ in words(question)}
+        asked = _read(question)[1]
         return max((p for w, p in self.word_probs(question, sentence) if w.lower() not in asked), default=0.0)
 
 
@@ -139,8 +144,3 @@ def packaged() -> AnswerType:
 def offer(question: str, sentence: str) -> float:
     """The packaged model's ``AnswerType.offer``."""
     return packaged().offer(question, sentence)
-
-
-def offers(sentence: str, question: str) -> bool:
-    """Whether the sentence offers the kind of answer the question asks for, one the question does not state."""
-    return offer(question, sentence) >= CUTOFF

@@ -57,9 +57,10 @@ class Refusal(NamedTuple):
     cutoff: float
 
 
-# The packaged scorer's refusal model, fitted by scripts/fit_refusal.py on dev.jsonl, eval/newsdev and the scorer's
-# validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another RAG_SCORER
-# model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it borrows this.
+# The packaged scorer's refusal model, fitted by scripts/fit_refusal.py on dev.jsonl, eval/newsdev, eval/newsdev2 and
+# the scorer's validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another
+# RAG_SCORER model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it
+# borrows this.
 PACKAGED_REFUSAL = Refusal(Signals(best=0.714, lead=0.012, rules_refused=-5.431, retrieval=1.146, fit=0.202), 0.191,
                            0.60)
 # The lead model, fitted by scripts/fit_refusal.py on the same tuning sets: of a small grid of weights, the one whose
@@ -96,9 +97,8 @@ def read_refusal(folder: Path) -> Refusal | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        weights = {k: float(data["weights"][k] if k != "fit" else data["weights"].get(k, 0.0))  # older: no fit
-                   for k in Signals._fields}
-        model = Refusal(Signals(**weights), float(data["bias"]),
+        given = {**Signals._field_defaults, **data["weights"]}  # a signal added later (fit) may be missing
+        model = Refusal(Signals(**{k: float(given[k]) for k in Signals._fields}), float(data["bias"]),
                         float(data["cutoff"]))
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"The refusal model {path} is unreadable ({type(exc).__name__}: {exc}). Rewrite it with "
