@@ -325,12 +325,19 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
 
 
 # --- model ----------------------------------------------------------------------------------------------
+BASE: Path | None = None  # --base: the encoder folder to start from (default: the packaged all-MiniLM-L6-v2)
+
+
+def base_path() -> Path:
+    from rag.assets import packaged_minilm_path
+
+    return BASE if BASE is not None else packaged_minilm_path()
+
+
 def build_model(layers: list[int]):
     """MiniLM's first encoder layers, mean-pooled (as the sentence model was trained) into one logit."""
     import torch
     from transformers import AutoModel
-
-    from rag.providers import packaged_minilm_path
 
     class Scorer(torch.nn.Module):
         def __init__(self, encoder: torch.nn.Module) -> None:
@@ -346,7 +353,7 @@ def build_model(layers: list[int]):
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             return self.head(pooled), self.span(hidden)
 
-    encoder = AutoModel.from_pretrained(str(packaged_minilm_path()), add_pooling_layer=False)
+    encoder = AutoModel.from_pretrained(str(base_path()), add_pooling_layer=False)
     encoder.encoder.layer = torch.nn.ModuleList([encoder.encoder.layer[i] for i in layers])
     encoder.config.num_hidden_layers = len(layers)
     return Scorer(encoder)
@@ -355,53 +362,88 @@ def build_model(layers: list[int]):
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from rag.providers import packaged_minilm_path
-
-    return AutoTokenizer.from_pretrained(str(packaged_minilm_path()))
+    return AutoTokenizer.from_pretrained(str(base_path()))
 
 
-def batch_logits(model, tok, qs: list[str], ts: list[str], max_tokens: int):
+def batch_logits(model, tok, qs: list[str], ts: list[str], max_tokens: int, device: str = "cpu"):
     enc = tok(qs, ts, truncation="only_second", max_length=max_tokens, padding=True, return_tensors="pt")
-    return model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[0][:, 0]
+    return model(*(enc[k].to(device) for k in ("input_ids", "attention_mask", "token_type_ids")))[0][:, 0].float()
 
 
-def batch_loss(model, tok, part: list[tuple], max_tokens: int, span_weight: float):
+class Encoded:
+    """Every training pair tokenised once: token and type ids (flat, with row offsets), the label, and the answer's
+    first and last token (-100 when the pair has no answer or truncation cut it)."""
+
+    def __init__(self, tok, pairs: list[tuple], max_tokens: int, chunk: int = 20000) -> None:  # noqa: ANN001
+        ids, types, lengths, starts, ends = [], [], [], [], []
+        for lo in range(0, len(pairs), chunk):
+            part = pairs[lo : lo + chunk]
+            enc = tok([p[0] for p in part], [p[1] for p in part], truncation="only_second", max_length=max_tokens,
+                      return_offsets_mapping=True)
+            for r, p in enumerate(part):
+                row = enc["input_ids"][r]
+                ids.append(np.asarray(row, dtype=np.int32))
+                types.append(np.asarray(enc["token_type_ids"][r], dtype=np.int8))
+                lengths.append(len(row))
+                first, last = answer_tokens(enc, r, p)
+                starts.append(first)
+                ends.append(last)
+        self.ids, self.types = np.concatenate(ids), np.concatenate(types)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
+        self.labels = np.asarray([p[2] for p in pairs], dtype=np.float32)
+        self.starts, self.ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The rows padded to their longest: input_ids, attention_mask, token_type_ids, labels, starts, ends."""
+        width = int(self.lengths[rows].max())
+        ids = np.zeros((len(rows), width), dtype=np.int64)
+        types, mask = np.zeros_like(ids), np.zeros_like(ids)
+        for k, r in enumerate(rows):
+            a, b = self.offsets[r], self.offsets[r + 1]
+            ids[k, : b - a], types[k, : b - a], mask[k, : b - a] = self.ids[a:b], self.types[a:b], 1
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": self.labels[rows],
+                "starts": self.starts[rows], "ends": self.ends[rows]}
+
+
+def answer_tokens(enc, r: int, pair: tuple) -> tuple[int, int]:  # noqa: ANN001
+    """The first and last token of the pair's answer span inside the candidate (-100, -100 when none survives)."""
+    lo, hi = (pair[3], pair[4]) if len(pair) > 3 else (-1, -1)
+    if lo < 0:
+        return -100, -100
+    seq = np.asarray([-1 if s is None else s for s in enc.sequence_ids(r)])
+    offs = np.asarray(enc["offset_mapping"][r]).reshape(-1, 2)
+    ok = (seq == 1) & (offs[:, 1] > offs[:, 0])
+    firsts = np.flatnonzero(ok & (offs[:, 1] > lo))  # the first token that ends after the answer starts
+    lasts = np.flatnonzero(ok & (offs[:, 0] < hi))
+    if not len(firsts) or not len(lasts) or lasts[-1] < firsts[0] or offs[lasts[-1], 1] < hi:
+        return -100, -100  # truncated away
+    return int(firsts[0]), int(lasts[-1])
+
+
+def batch_loss(model, batch: dict[str, np.ndarray], span_weight: float, device: str = "cpu"):
     """BCE on the sentence label, plus (for positives whose answer survives truncation) cross-entropy on the
     answer's first and last token: the span teaches what kind of value the question asks for."""
     import torch
 
-    enc = tok([p[0] for p in part], [p[1] for p in part], truncation="only_second", max_length=max_tokens,
-              padding=True, return_tensors="pt", return_offsets_mapping=True)
-    logits, span = model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
-    labels = torch.tensor([p[2] for p in part], dtype=torch.float32)
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels)
-    starts, ends = [], []
-    for r, p in enumerate(part):
-        lo, hi = (p[3], p[4]) if len(p) > 3 else (-1, -1)
-        first = last = -100
-        if lo >= 0:
-            for t, (seq, (a, b)) in enumerate(zip(enc.sequence_ids(r), enc["offset_mapping"][r].tolist(),
-                                                  strict=True)):
-                if seq != 1 or b <= a:
-                    continue
-                if first < 0 and lo < b:  # the first token that ends after the answer starts
-                    first = t
-                if a < hi:
-                    last = t
-            if first < 0 or last < first or enc["offset_mapping"][r][last][1] < hi:
-                first = last = -100  # truncated away
-        starts.append(first)
-        ends.append(last)
-    if span_weight and any(t >= 0 for t in starts):
-        second = (enc["token_type_ids"] == 1) & (enc["attention_mask"] == 1)
+    t = {k: torch.from_numpy(v).to(device, non_blocking=True) for k, v in batch.items()}
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+        logits, span = model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
+    logits, span = logits.float(), span.float()
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], t["labels"])
+    if span_weight and bool((t["starts"] >= 0).any()):
+        second = (t["token_type_ids"] == 1) & (t["attention_mask"] == 1)
         masked = span.masked_fill(~second.unsqueeze(-1), -1e4)
         ce = torch.nn.functional.cross_entropy
-        loss = loss + span_weight * 0.5 * (ce(masked[:, :, 0], torch.tensor(starts), ignore_index=-100)
-                                           + ce(masked[:, :, 1], torch.tensor(ends), ignore_index=-100))
+        loss = loss + span_weight * 0.5 * (ce(masked[:, :, 0], t["starts"], ignore_index=-100)
+                                           + ce(masked[:, :, 1], t["ends"], ignore_index=-100))
     return loss
 
 
-def predict(model, tok, pairs: list[tuple[str, str]], max_tokens: int) -> np.ndarray:
+def predict(model, tok, pairs: list[tuple[str, str]], max_tokens: int, device: str = "cpu") -> np.ndarray:
     import torch
 
     model.eval()
@@ -410,12 +452,12 @@ def predict(model, tok, pairs: list[tuple[str, str]], max_tokens: int) -> np.nda
         for i in range(0, len(pairs), 64):
             part = pairs[i : i + 64]
             out.append(torch.sigmoid(batch_logits(model, tok, [p[0] for p in part], [p[1] for p in part],
-                                                  max_tokens)).numpy())
+                                                  max_tokens, device)).cpu().numpy())
     model.train()
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def validate(model, tok, val: list[dict], articles: list[dict], max_tokens: int) -> dict:
+def validate(model, tok, val: list[dict], articles: list[dict], max_tokens: int, device: str = "cpu") -> dict:
     """Pair AUC, top-1 within the gold paragraph, and the refusal threshold on gold-removed questions."""
     pairs, owners = [], []
     for r_i, rec in enumerate(val):
@@ -429,7 +471,7 @@ def validate(model, tok, val: list[dict], articles: list[dict], max_tokens: int)
             for i in range(len(sents)):
                 pairs.append((rec["q"], window(rec, i, sents)))
                 owners.append((r_i, i, "other"))
-    probs = predict(model, tok, pairs, max_tokens)
+    probs = predict(model, tok, pairs, max_tokens, device)
     best_gold = {}
     best_other: dict[int, float] = {}
     labels, scores = [], []
@@ -502,52 +544,76 @@ def train(args: argparse.Namespace) -> None:
         data_file.write_text(json.dumps(data))
         print(f"{len(pairs):,} pairs from {len(train_recs):,} questions of {len(train_ids)} articles; "
               f"{len(val_recs)} validation questions from {len(val_ids)} other articles", flush=True)
+    if args.build_only:
+        return
     pairs = [tuple(p) for p in data["pairs"]][: args.max_pairs or None]  # shuffled: a cap is a random subset
     val_articles = {int(k): {"paragraphs": v} for k, v in data["val_paras"].items()}
     articles_view = _Articles(val_articles)
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model, tok = build_model(args.layers), tokenizer()
+    model.to(device)
+    began = time.perf_counter()
+    encoded = Encoded(tok, pairs, args.max_tokens)
+    print(f"{len(encoded):,} pairs tokenised in {time.perf_counter() - began:.0f} s on {device}", flush=True)
     optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    steps = (len(pairs) + args.batch - 1) // args.batch
+    per_epoch = (len(pairs) + args.batch - 1) // args.batch
+    steps = args.steps or per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / max(1, int(0.06 * steps))) * max(0.0, (steps - s) / steps))
     ckpt = out / "checkpoint.pt"
     step = 0
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optim"])
         sched.load_state_dict(state["sched"])
-        step = state["step"]
+        step, steps = state["step"], state.get("planned_steps", steps)
         torch.set_rng_state(state["rng"])
         print(f"resumed at step {step}/{steps}", flush=True)
     model.train()
     began, seen = time.perf_counter(), 0
     stop = min(steps, args.stop_at or steps)  # the schedule stays that of the full run, so a stop is a prefix of it
+    order: np.ndarray | None = None
     while step < stop:
-        part = pairs[step * args.batch : (step + 1) * args.batch]
-        loss = batch_loss(model, tok, part, args.max_tokens, args.span_weight)
+        epoch, at = divmod(step, per_epoch)
+        if at == 0 or order is None:  # epoch 0 keeps the built (shuffled) order; later ones are seeded shuffles
+            order = (np.arange(len(pairs)) if epoch == 0
+                     else np.random.default_rng(args.seed + epoch).permutation(len(pairs)))
+        loss = batch_loss(model, encoded.batch(order[at * args.batch : (at + 1) * args.batch]), args.span_weight,
+                          device)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optim.step()
         sched.step()
         optim.zero_grad()
         step += 1
-        seen += len(part)
-        if step % 20 == 0:
+        seen += min(args.batch, len(pairs) - at * args.batch)
+        if args.budget_minutes and step == 40 and not args.steps:  # fit the schedule to the time at hand
+            rate = step / (time.perf_counter() - began)
+            steps = max(step + 1, min(steps, int(rate * args.budget_minutes * 60)))
+            stop = min(steps, args.stop_at or steps)
+            print(f"{rate:.1f} steps/s: {steps} steps fit {args.budget_minutes} minutes (rerun with --steps {steps})",
+                  flush=True)
+        if step % args.log_every == 0:
             rate = seen / (time.perf_counter() - began)
             print(f"step {step}/{steps} loss {loss.item():.4f} {rate:.1f} pairs/s", flush=True)
         if step % args.save_every == 0 or step == stop:
             torch.save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "rng": torch.get_rng_state(), "layers": args.layers,
+                        "step": step, "planned_steps": steps, "rng": torch.get_rng_state(), "layers": args.layers,
                         "max_tokens": args.max_tokens, "context": args.context}, ckpt)
+    model.to("cpu")
     torch.save({"model": model.state_dict(), "layers": args.layers, "max_tokens": args.max_tokens,
                 "context": args.context}, out / "final.pt")
-    report = validate(model, tok, data["val"], articles_view, args.max_tokens)
-    report |= {"pairs": len(pairs), "pairs_trained": min(len(pairs), step * args.batch), "steps": step, "planned_steps": steps, "layers": args.layers, "max_tokens": args.max_tokens,
-               "lr": args.lr, "batch": args.batch, "context": args.context, "span_weight": args.span_weight, "seed": args.seed, "val_questions": len(data["val"]),
+    model.to(device)
+    report = validate(model, tok, data["val"], articles_view, args.max_tokens, device)
+    report |= {"pairs": len(pairs), "pairs_trained": min(len(pairs) * args.epochs, step * args.batch),
+               "steps": step, "planned_steps": steps, "epochs": args.epochs, "layers": args.layers,
+               "max_tokens": args.max_tokens, "lr": args.lr, "batch": args.batch, "context": args.context,
+               "span_weight": args.span_weight, "seed": args.seed, "device": device,
+               "minutes": round((time.perf_counter() - began) / 60, 1), "val_questions": len(data["val"]),
                "val_articles": data["val_articles"]}
     (out / "validation.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k != "curve"}, indent=2), flush=True)
+    print(json.dumps({k: v for k, v in report.items() if k not in ("curve", "val_articles")}, indent=2), flush=True)
 
 
 class _Articles(dict):
@@ -578,9 +644,7 @@ def export(args: argparse.Namespace) -> None:
                       | {"logits": {0: "batch"}}, opset_version=17, dynamo=False)
     # per-channel int8 weights: mean |dp| 0.012 against torch on 256 pairs (per-tensor uint8: 0.017), 17.5 MB
     quantize_dynamic(str(fp32), str(dest / "model.int8.onnx"), weight_type=QuantType.QInt8, per_channel=True)
-    from rag.providers import packaged_minilm_path
-
-    shutil.copy(packaged_minilm_path() / "tokenizer.json", dest / "tokenizer.json")
+    shutil.copy(base_path() / "tokenizer.json", dest / "tokenizer.json")
     manifest = {"name": f"rag-answer-scorer-minilm-l{len(layers)}", "model": "model.int8.onnx",
                 "tokenizer": "tokenizer.json", "max_tokens": int(state.get("max_tokens", args.max_tokens)),
                 "context": state.get("context", args.context),
@@ -618,6 +682,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--steps", type=int, default=0, help="the schedule's length in steps (default: --epochs' worth)")
+    p.add_argument("--budget-minutes", type=float, default=0.0,
+                   help="shorten the schedule to what this many minutes allow, timed over the first 40 steps")
+    p.add_argument("--device", default="auto", help="torch device: auto (a GPU when one is at hand), cpu, cuda")
+    p.add_argument("--base", help="the encoder folder to start from (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--build-only", action="store_true", help="build pairs.json in --out and stop")
+    p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--context", choices=["neighbours", "before"], default="neighbours",
                    help="the candidate's window: title, sentence before and after (neighbours) or before only")
@@ -625,8 +697,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-pairs", type=int, default=0, help="train on the first N of the built (shuffled) pairs")
     p.add_argument("--stop-at", type=int, default=0, help="end (save, validate) at this step of the schedule")
     args = p.parse_args(argv)
-    global NEIGHBOURS
+    global NEIGHBOURS, BASE
     NEIGHBOURS = args.context == "neighbours"
+    BASE = Path(args.base) if args.base else None
     if args.export:
         export(args)
     else:
