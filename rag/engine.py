@@ -103,7 +103,8 @@ class Engine:
 
         return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
                       threshold=s.abstain_threshold, judge=judge, cutoff=self.refusal_cutoff, refusal=self.refusal,
-                      neighbours=getattr(scorer, "context", "before") == "neighbours")
+                      neighbours=getattr(scorer, "context", "before") == "neighbours",
+                      locate=scorer.span if getattr(scorer, "spans", False) else None)
 
     @property
     def store(self) -> Store:

@@ -84,7 +84,7 @@ class AnswerScorer:
         self._tok.enable_truncation(int(manifest.get("max_tokens", MAX_TOKENS)), strategy="only_second")
         self.name = str(manifest.get("name", folder.name))
         self.context = str(manifest.get("context", "before"))  # "neighbours": it reads the sentence after too
-        self._spans = len(self._session.get_outputs()) > 1  # a reader trained with answer spans exports them
+        self.spans = len(self._session.get_outputs()) > 1  # a reader trained with answer spans exports them
         self._cache: OrderedDict[tuple[str, str], tuple[float, tuple[int, int] | None]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -136,7 +136,7 @@ class AnswerScorer:
             logits = np.asarray(res[0], dtype=np.float32).reshape(len(idx), -1)[:, 0]
             for r, i in enumerate(idx):
                 prob = float(1.0 / (1.0 + np.exp(-logits[r])))
-                out[i] = (prob, _best_span(encs[i], res[1][r], texts[i]) if self._spans else None)
+                out[i] = (prob, _best_span(encs[i], res[1][r], texts[i]) if self.spans else None)
         return out
 
 

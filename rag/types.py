@@ -74,6 +74,9 @@ class Citation(BaseModel):
     end: int = Field(description="Character offset one past the quote's end.")
     chunk_id: str = ""
     support: float = Field(default=1.0, description="How strongly the quote supports its sentence (0-1).")
+    answer_span: tuple[int, int] | None = Field(
+        default=None, description="The reader's short answer inside the quote (character offsets in quote), marked "
+        "in the chat; None when not located.")
 
 
 class SentenceCheck(BaseModel):

@@ -179,3 +179,25 @@ def test_a_broken_refusal_file_is_an_error_naming_it_and_the_fix(tmp_path: Path)
         with pytest.raises(ConfigError) as err:
             read_refusal(tmp_path)
         assert str(path) in str(err.value) and "fit_refusal.py --scorer" in str(err.value)
+
+
+def test_the_readers_short_answer_is_marked_in_the_lead_quote_and_nothing_when_it_points_outside() -> None:
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
+    seen: list[tuple[str, str]] = []
+
+    def locate(question: str, text: str) -> tuple[int, int] | None:
+        seen.append((question, text))
+        return text.index("11"), text.index("11") + len("11 agreements")
+
+    draft = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, cutoff=0.55,
+                   judge=judge_giving({"11 agreements": 0.9, "energy": 0.1}), locate=locate)
+    lead = draft.citations[0]
+    assert not draft.abstained and lead.answer_span is not None
+    assert lead.quote[slice(*lead.answer_span)] == "11 agreements" and seen[0][0] == QUESTION
+    assert all(c.answer_span is None for c in draft.citations[1:])  # only the lead's short answer
+    refused = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, cutoff=0.55,
+                     judge=judge_giving({}), locate=locate)
+    assert refused.abstained and all(c.answer_span is None for c in refused.citations)
+    outside = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, cutoff=0.55,
+                     judge=judge_giving({"11 agreements": 0.9}), locate=lambda q, t: (5, 500))
+    assert outside.citations[0].answer_span is None

@@ -249,3 +249,17 @@ def test_upload_report_shows_the_notes_and_the_warnings_of_the_ingest() -> None:
     assert "storm.txt: a second document, storm~1a2b3c4d" in html
     assert "storm~1a2b3c4d.txt: 3 bytes &lt;replaced&gt;" in html and "/data/" not in html
 
+
+
+def test_the_readers_short_answer_is_marked_in_the_answer_and_its_quote_escaped() -> None:
+    quote = "It covers <b>lithium</b> & cobalt."
+    lo = quote.index("<b>")
+    html = render_answer(_answer(f"{quote} [1]", [_cite(1, quote, answer_span=(lo, lo + len("<b>lithium</b>")))]))
+    assert "<b>" not in html  # document text is escaped inside the mark too
+    short = '<mark class="rag-short" title="The short answer">&lt;b&gt;lithium&lt;/b&gt;</mark>'
+    assert html.count(short) == 2  # in the answer and in its quote under Sources
+    assert f"“It covers {short} &amp; cobalt.”" in html
+    plain = render_answer(_answer(f"{quote} [1]", [_cite(1, quote)]))
+    assert "rag-short" not in plain
+    bad = render_answer(_answer(f"{quote} [1]", [_cite(1, quote, answer_span=(3, 999))]))
+    assert "rag-short" not in bad  # a span outside the quote marks nothing

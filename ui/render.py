@@ -103,13 +103,49 @@ def _source_item(c: Citation, anchor: str, paragraph: str | None) -> str:
     head = (f'<div class="rag-src-head"><span class="rag-n">[{c.n}]</span> <strong class="rag-title">{title}</strong>'
             f"{meta_html}"
             f' <code class="rag-doc">{escape(c.doc_id)}</code></div>')
-    quote = _esc(quoted(c.quote))
+    quote = _quote_html(c)
     if paragraph:
         body = (f'<details class="rag-quote"><summary>{quote}</summary>'
                 f'<blockquote class="rag-context">{paragraph}</blockquote></details>')
     else:
         body = f'<blockquote class="rag-quote">{quote}</blockquote>'
     return f'<li id="{anchor}-src-{c.n}" class="rag-src" data-doc="{escape(c.doc_id)}">{head}{body}</li>'
+
+
+def _short_parts(c: Citation) -> tuple[str, str, str] | None:
+    """The stripped quote split around the reader's short answer (before, answer, after), or None."""
+    if c.answer_span is None or "\n" in c.quote:
+        return None
+    text = c.quote.strip()
+    shift = len(c.quote) - len(c.quote.lstrip())
+    lo, hi = c.answer_span[0] - shift, c.answer_span[1] - shift
+    if not 0 <= lo < hi <= len(text):
+        return None
+    return text[:lo], text[lo:hi], text[hi:]
+
+
+def _marked(parts: tuple[str, str, str]) -> str:
+    before, short, after = parts
+    return f'{escape(before)}<mark class="rag-short" title="The short answer">{escape(short)}</mark>{escape(after)}'
+
+
+def _quote_html(c: Citation) -> str:
+    """The citation's quote, escaped, in “…”, with the reader's short answer marked when it located one."""
+    parts = _short_parts(c)
+    if parts is None:
+        return _esc(quoted(c.quote))
+    text = c.quote.strip()
+    return _marked(parts) if quoted(text) == text else f"“{_marked(parts)}”"
+
+
+def _mark_short(escaped: str, answer: Answer) -> str:
+    """Mark the reader's short answer where the lead's quote appears in the answer text."""
+    for c in answer.citations:
+        parts = _short_parts(c)
+        target = escape(c.quote.strip())
+        if parts is not None and target and target in escaped:
+            return escaped.replace(target, _marked(parts), 1)
+    return escaped
 
 
 def _mark_unsupported(escaped: str, answer: Answer) -> str:
@@ -138,6 +174,8 @@ def render_answer(answer: Answer, paragraphs: Mapping[int, str] | None = None, a
     if answer.notice and answer.notice.strip() != answer.text.strip():
         out.append(f'<div class="rag-notice"><strong>Note:</strong> {_esc(answer.notice)}</div>')
     body = _link_markers(_mark_unsupported(_paragraphs(answer.text), answer), set(order), anchor)
+    if not answer.abstained:
+        body = _mark_short(body, answer)
     if answer.abstained:
         out.append('<div class="rag-abstain" data-abstained="true"><div class="rag-abstain-h">Not in the articles</div>'
                    f"{body or '<p>The indexed articles do not answer this question.</p>'}</div>")

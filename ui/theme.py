@@ -32,6 +32,7 @@ code.rag-doc {font-size: .72rem; opacity: .7;}
 blockquote.rag-context {font-style: normal; margin: .35rem 0 0; padding: .4rem .6rem; border-left: 3px solid
   var(--color-accent); background: var(--background-fill-primary); font-size: .9rem;}
 .rag-answer mark {background: #fde68a; color: #111; padding: 0 .1em;}
+.rag-answer mark.rag-short {background: #bbf7d0; font-weight: 600;}
 .rag-abstain {padding: .5rem .75rem; border-radius: 8px; border: 1px solid #f59e0b; background: rgba(245,158,11,.1);}
 .rag-notice {padding: .35rem .6rem; margin-bottom: .5rem; border-radius: 6px; font-size: .9rem;
   border: 1px solid var(--border-color-accent); background: var(--color-accent-soft);}

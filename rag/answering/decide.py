@@ -24,9 +24,10 @@ from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract, fit
 from rag.errors import ConfigError
 from rag.scorer import pair_text, window_parts
-from rag.types import Passage
+from rag.types import Citation, Passage
 
 Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, pair texts) -> probabilities
+Locate = Callable[[str, str], "tuple[int, int] | None"]  # (question, pair text) -> the short answer in its sentence
 SHORTLIST = 12  # candidates the scorer reads per question or part (each costs ~10 ms on one core)
 
 
@@ -122,13 +123,15 @@ def _key(draft: Draft) -> tuple[str, int, int]:
 
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
            parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
-           cutoff: float | None = None, refusal: Refusal = PACKAGED_REFUSAL, neighbours: bool = False) -> Draft:
+           cutoff: float | None = None, refusal: Refusal = PACKAGED_REFUSAL, neighbours: bool = False,
+           locate: Locate | None = None) -> Draft:
     """The answer led by the lead model's choice (a multi-part question: the fit draft, or when it refuses the
     best-scoring sentences'), given only when the refusal model (``refusal``, see ``answerable``) gives at least
     ``cutoff`` (default: the model's own).
 
     ``threshold``: the retrieval score below which nothing is read at all; ``neighbours``: the scorer reads the
-    sentence after a candidate too (a reader trained with it says so in its manifest)."""
+    sentence after a candidate too (a reader trained with it says so in its manifest); ``locate``: the reader's
+    answer-span head, which marks the short answer in the lead's quote."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
         return abstain(sentences, passages)
@@ -181,4 +184,19 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
                       fit=_logit(fit(chosen, question) if chosen is not None else 0.0))
     if answerable(signals, refusal) < cutoff:
         return abstain(sentences, passages)
-    return next((d for d in (draft, ranked) if not d.abstained), abstain(sentences, passages))
+    given = next((d for d in (draft, ranked) if not d.abstained), abstain(sentences, passages))
+    if locate is not None and not given.abstained and (lead := lead_of(given)) is not None:
+        given.citations[0] = mark_span(given.citations[0], lead.text, locate(question, text_of(lead)))
+    return given
+
+
+def mark_span(citation: Citation, sentence: str, span: tuple[int, int] | None) -> Citation:
+    """The citation with the reader's short answer marked: ``span`` is in the stripped sentence (as the reader read
+    it), the mark in the quote; a span that is empty or outside the quote marks nothing."""
+    if span is None or citation.quote != sentence:
+        return citation
+    lead = len(sentence) - len(sentence.lstrip())
+    lo, hi = span[0] + lead, span[1] + lead
+    if not 0 <= lo < hi <= len(sentence) or not sentence[lo:hi].strip():
+        return citation
+    return citation.model_copy(update={"answer_span": (lo, hi)})
