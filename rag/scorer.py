@@ -81,7 +81,9 @@ class AnswerScorer:
             raise ConfigError(f"The answer scorer's file {tokenizer} is not a tokenizer.json tokenizers can load "
                               f"({type(exc).__name__}). {fix}") from None
         self._tok.no_padding()  # tokenizer.json pads to 128: batches are padded here, to their longest pair
-        self._tok.enable_truncation(int(manifest.get("max_tokens", MAX_TOKENS)), strategy="only_second")
+        # the longer of question and candidate is cut first: the candidate's context, as in training, and a question
+        # too long for the window too, instead of an error (only_second fails on a question over the window)
+        self._tok.enable_truncation(int(manifest.get("max_tokens", MAX_TOKENS)), strategy="longest_first")
         self.name = str(manifest.get("name", folder.name))
         self.context = str(manifest.get("context", "before"))  # "neighbours": it reads the sentence after too
         self.spans = len(self._session.get_outputs()) > 1  # a reader trained with answer spans exports them

@@ -366,7 +366,7 @@ def tokenizer():
 
 
 def batch_logits(model, tok, qs: list[str], ts: list[str], max_tokens: int, device: str = "cpu"):
-    enc = tok(qs, ts, truncation="only_second", max_length=max_tokens, padding=True, return_tensors="pt")
+    enc = tok(qs, ts, truncation="longest_first", max_length=max_tokens, padding=True, return_tensors="pt")
     return model(*(enc[k].to(device) for k in ("input_ids", "attention_mask", "token_type_ids")))[0][:, 0].float()
 
 
@@ -378,7 +378,7 @@ class Encoded:
         ids, types, lengths, starts, ends = [], [], [], [], []
         for lo in range(0, len(pairs), chunk):
             part = pairs[lo : lo + chunk]
-            enc = tok([p[0] for p in part], [p[1] for p in part], truncation="only_second", max_length=max_tokens,
+            enc = tok([p[0] for p in part], [p[1] for p in part], truncation="longest_first", max_length=max_tokens,
                       return_offsets_mapping=True)
             for r, p in enumerate(part):
                 row = enc["input_ids"][r]

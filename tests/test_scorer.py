@@ -40,6 +40,13 @@ def test_the_packaged_scorer_loads_offline_and_its_files_match_their_sha256() ->
     assert probs[0] > 0.5 > probs[1]
 
 
+def test_a_question_longer_than_the_readers_window_is_read_not_an_error() -> None:
+    scorer = AnswerScorer()
+    long_question = "What did the foreign minister of the Democratic People's Republic of Korea say " * 6 + "?"
+    probs = scorer.probs(long_question, [pair_text("Putin in Vietnam", "", "Putin arrived in Hanoi on Thursday.")])
+    assert probs.shape == (1,) and 0.0 <= float(probs[0]) <= 1.0
+
+
 def test_a_damaged_or_missing_weights_file_is_an_error_naming_the_file_and_the_fix(tmp_path: Path) -> None:
     copy = tmp_path / "scorer"
     shutil.copytree(PACKAGED, copy)
