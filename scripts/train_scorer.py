@@ -249,15 +249,24 @@ class Sentences:
     def __init__(self, articles: list[dict], ids: list[int]) -> None:
         import bm25s
 
-        self.texts, self.owner = [], []
+        self.texts, self.owner, self.para = [], [], []
         for a_i in ids:
-            for para in articles[a_i]["paragraphs"]:
+            for p_i, para in enumerate(articles[a_i]["paragraphs"]):
                 ctx = para["context"]
                 for s, e in split_sentences(ctx):
                     self.texts.append(ctx[s:e])
                     self.owner.append(a_i)
+                    self.para.append((a_i, p_i))
         self.retriever = bm25s.BM25()
         self.retriever.index(bm25s.tokenize(self.texts, stopwords="en", show_progress=False), show_progress=False)
+
+    def window(self, i: int, title: str) -> str:
+        """Sentence ``i`` in its window, its paragraph's neighbours included as for any other candidate (a window
+        without them must not mark a negative)."""
+        def near(j: int) -> str:
+            return self.texts[j] if 0 <= j < len(self.texts) and self.para[j] == self.para[i] else ""
+
+        return pair_text(title, near(i - 1), self.texts[i], near(i + 1) if NEIGHBOURS else "")
 
     def other_article(self, questions: list[str], articles_of: list[int], k: int = 8) -> list[int | None]:
         import bm25s
@@ -287,6 +296,8 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
         q, g, n = rec["q"], rec["gold"], len(rec["sents"])
         span = answer_span(rec)
         pairs.append((q, window(rec, g), 1.0, *span))
+        if rng.random() < rates.get("bare", 0.0):  # the answer sentence alone with its title: no window format
+            pairs.append((q, pair_text(rec["title"], "", rec["sents"][g]), 1.0, *span))  # marks a label
         others = [i for i in range(n) if i != g]
         asked = asked_words(q)
         hard = max(others, key=lambda i: (overlap(asked, rec["sents"][i]), rng.random()))
@@ -306,7 +317,7 @@ def make_pairs(recs: list[dict], articles: list[dict], bank: Sentences, rng: ran
                 pairs.append((q, window(rec, rng.randrange(len(sents)), sents), 0.0))
         if other is not None and rng.random() < 0.5:
             owner_title = articles[bank.owner[other]]["title"].replace("_", " ")
-            pairs.append((q, pair_text(owner_title, "", bank.texts[other]), 0.0))
+            pairs.append((q, bank.window(other, owner_title), 0.0))
         pool = [e for p in paras[:40] for e in _split(p["context"])[2]]
         if (bent := perturb(q, rec["sents"][g], pool, rng)) is not None:
             pairs.append((bent, window(rec, g), 0.0))
@@ -537,7 +548,7 @@ def train(args: argparse.Namespace) -> None:
         train_recs, val_recs = train_recs[: args.questions], val_recs[: args.val_questions]
         bank = Sentences(articles, train_ids)
         wordnet = WordNet(Path(args.wordnet)) if args.wordnet else None
-        rates = {"paraphrase": args.paraphrase, "follow_up": args.follow_up, "cut": args.cut}
+        rates = {"paraphrase": args.paraphrase, "follow_up": args.follow_up, "cut": args.cut, "bare": args.bare}
         pairs = make_pairs(train_recs, articles, bank, rng, wordnet=wordnet, rates=rates)
         data = {"pairs": pairs, "val": val_recs, "val_articles": [articles[i]["title"] for i in val_ids],
                 "val_paras": {str(r["article"]): articles[r["article"]]["paragraphs"] for r in val_recs}}
@@ -676,6 +687,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paraphrase", type=float, default=0.3, help="share of questions also asked with synonyms")
     p.add_argument("--follow-up", type=float, default=0.15, help="share also asked as a condensed follow-up")
     p.add_argument("--cut", type=float, default=0.35, help="share whose answer sentence, answer cut out, is a negative")
+    p.add_argument("--bare", type=float, default=0.1,
+                   help="share whose answer sentence is also a positive without its neighbours (only the title)")
     p.add_argument("--layers", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
     p.add_argument("--batch", type=int, default=32)
