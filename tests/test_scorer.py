@@ -32,9 +32,10 @@ def test_the_packaged_scorer_loads_offline_and_its_files_match_their_sha256() ->
     scorer = build_scorer(Settings(scorer="packaged"))
     assert isinstance(scorer, AnswerScorer)
     q = "How many agreements did Putin and To Lam sign in Hanoi?"
-    probs = scorer.probs(q, [
-        pair_text("Putin in Vietnam", "", "Putin and To Lam signed 11 agreements in Hanoi on Thursday."),
-        pair_text("Putin in Vietnam", "", "The weather in Hanoi was hot and humid all week."),
+    before, after = "Putin arrived in Hanoi on Wednesday.", "The deals cover energy and education."
+    probs = scorer.probs(q, [  # windows as the engine gives them: title, the sentence before and after
+        pair_text("Putin in Vietnam", before, "Putin and To Lam signed 11 agreements in Hanoi on Thursday.", after),
+        pair_text("Putin in Vietnam", before, "The weather in Hanoi was hot and humid all week.", after),
     ])
     assert probs.shape == (2,) and np.all((probs >= 0) & (probs <= 1))
     assert probs[0] > 0.5 > probs[1]
@@ -73,7 +74,7 @@ def test_the_refusal_cutoff_is_the_refusal_models_unless_one_is_set(monkeypatch:
     def cutoff() -> float:
         return Engine(Settings(_env_file=None)).refusal_cutoff  # lazy: nothing is loaded
 
-    assert cutoff() == PACKAGED_REFUSAL.cutoff == 0.60
+    assert cutoff() == PACKAGED_REFUSAL.cutoff == 0.55
     monkeypatch.setenv("RAG_REFUSAL_CUTOFF", "0.4")
     assert cutoff() == 0.4
 
@@ -279,3 +280,26 @@ def test_by_default_a_paraphrased_question_is_answered_from_the_right_article(de
     answer = default_engine.answer("How many deals were inked when Putin met Vietnam's president in Hanoi?")
     assert not answer.abstained and "11" in answer.text, answer.text  # '…the signing of 11 cooperation agreements'
     assert answer.citations[0].doc_id.startswith("004_"), answer.citations
+
+
+def test_no_window_format_marks_a_label_other_articles_sentences_keep_their_neighbours() -> None:
+    import random
+
+    script = _train_scorer_module()
+    articles = [{"title": "Bridges_of_Arden", "paragraphs": [
+                    {"context": "Arden built 100 bridges. The first opened in 1907. It cost $3 million."},
+                    {"context": "Arden has a mayor. She was elected in 2020."}]},
+                {"title": "Tunnels_of_Brill", "paragraphs": [
+                    {"context": "Brill dug 12 tunnels. The longest is 3 km long. It opened in 1950."}]}]
+    bank = script.Sentences(articles, [0, 1])
+    middle = bank.texts.index("The longest is 3 km long.")
+    assert bank.window(middle, "Tunnels of Brill") == \
+        "The longest is 3 km long. | Tunnels of Brill | Brill dug 12 tunnels. | It opened in 1950."
+    last = bank.texts.index("It cost $3 million.")
+    assert "Arden has a mayor" not in bank.window(last, "Bridges of Arden")  # another paragraph is no neighbour
+    rec = {"q": "How many bridges did Arden build?", "title": "Bridges of Arden", "article": 0, "para": 0,
+           "sents": ["Arden built 100 bridges.", "The first opened in 1907.", "It cost $3 million."], "gold": 0,
+           "answer": "100"}
+    pairs = script.make_pairs([rec], articles, bank, random.Random(0), rates={"bare": 1.0})
+    bare = [p for p in pairs if p[1] == "Arden built 100 bridges. | Bridges of Arden"]
+    assert bare and all(p[2] == 1.0 for p in bare)  # the title-only window is a positive too, not only negatives
