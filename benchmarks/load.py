@@ -144,9 +144,6 @@ def cited_docs(answer_html: str) -> list[str]:
     return re.findall(r'class="rag-src" data-doc="([^"]+)"', answer_html)
 
 
-TAG = re.compile(r"<[^>]+>")  # the answer's markup: marker links, the short answer's mark
-
-
 def answer_part(answer_html: str) -> str:
     return answer_html.split('<div class="rag-sources">')[0]
 
@@ -178,7 +175,7 @@ def check_turn(result: SessionResult, asked: list[str], chat: list[dict[str, Any
     if not docs <= topic.docs:
         result.leaks.append(f"{where}: cites {sorted(docs)}, outside this topic's {sorted(topic.docs)}")
     fact = topic.facts[turn]
-    if fact is not None and fact.lower() not in html.unescape(TAG.sub("", answer_part(last))).lower():  # as shown
+    if fact is not None and fact.lower() not in plain(answer_part(last)).lower():  # as shown: no mark splits it
         result.wrong.append(f"{where}: {fact!r} missing from {answer_part(last)[:160]!r}")
 
 
