@@ -585,6 +585,7 @@ def train(args: argparse.Namespace) -> None:
     began, seen = time.perf_counter(), 0
     stop = min(steps, args.stop_at or steps)  # the schedule stays that of the full run, so a stop is a prefix of it
     order: np.ndarray | None = None
+    warm: float | None = None  # when step 10 ended (--budget-minutes times steps 10-50 of a fresh run)
     while step < stop:
         epoch, at = divmod(step, per_epoch)
         if at == 0 or order is None:  # epoch 0 keeps the built (shuffled) order; later ones are seeded shuffles
@@ -599,8 +600,10 @@ def train(args: argparse.Namespace) -> None:
         optim.zero_grad()
         step += 1
         seen += min(args.batch, len(pairs) - at * args.batch)
-        if args.budget_minutes and step == 40 and not args.steps:  # fit the schedule to the time at hand
-            rate = step / (time.perf_counter() - began)
+        if args.budget_minutes and not args.steps and step == 10:
+            warm = time.perf_counter()  # the first steps pay for start-up (a GPU's kernels): not timed
+        if warm is not None and step == 50:  # fit the schedule to the time at hand
+            rate = 40 / (time.perf_counter() - warm)
             steps = max(step + 1, min(steps, int(rate * args.budget_minutes * 60)))
             stop = min(steps, args.stop_at or steps)
             print(f"{rate:.1f} steps/s: {steps} steps fit {args.budget_minutes} minutes (rerun with --steps {steps})",
@@ -698,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--steps", type=int, default=0, help="the schedule's length in steps (default: --epochs' worth)")
     p.add_argument("--budget-minutes", type=float, default=0.0,
-                   help="shorten the schedule to what this many minutes allow, timed over the first 40 steps")
+                   help="shorten the schedule to what this many minutes allow, timed over steps 10-50")
     p.add_argument("--device", default="auto", help="torch device: auto (a GPU when one is at hand), cpu, cuda")
     p.add_argument("--base", help="the encoder folder to start from (default: the packaged all-MiniLM-L6-v2)")
     p.add_argument("--build-only", action="store_true", help="build pairs.json in --out and stop")

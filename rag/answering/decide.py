@@ -27,7 +27,7 @@ from rag.scorer import pair_text, window_parts
 from rag.types import Citation, Passage
 
 Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, pair texts) -> probabilities
-Locate = Callable[[str, str], "tuple[int, int] | None"]  # (question, pair text) -> the short answer in its sentence
+Locate = Callable[[str, str], tuple[int, int] | None]  # (question, pair text) -> the short answer in its sentence
 SHORTLIST = 8  # candidates the reader reads per question or part (each costs ~20 ms on one core)
 
 
