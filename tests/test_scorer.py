@@ -282,6 +282,14 @@ def test_by_default_a_paraphrased_question_is_answered_from_the_right_article(de
     assert answer.citations[0].doc_id.startswith("004_"), answer.citations
 
 
+@pytest.mark.slow
+def test_by_default_the_readers_short_answer_is_marked_in_the_lead_quote(default_engine: Engine) -> None:
+    answer = default_engine.answer("How many agreements did Putin and To Lam sign in Hanoi?")
+    lead = answer.citations[0]
+    assert not answer.abstained and lead.answer_span is not None, answer.text
+    assert lead.quote[slice(*lead.answer_span)] == "11", lead  # '…the signing of 11 cooperation agreements…'
+
+
 def test_no_window_format_marks_a_label_other_articles_sentences_keep_their_neighbours() -> None:
     import random
 
