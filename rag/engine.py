@@ -84,7 +84,7 @@ class Engine:
         cutoff = self.settings.refusal_cutoff
         return self.refusal.cutoff if cutoff is None else cutoff
 
-    def _draft(self, sentences: Any, by_chunk: dict[str, Passage], question: str, parts: Any,
+    def _draft(self, sentences: Any, by_chunk: dict[str, Passage], question: str, parts: Any, asked: Any,
                timings: dict[str, float] | None = None) -> Draft:
         """The extractive answer: chosen by the answer scorer when there is one, else by the rules."""
         s = self.settings
@@ -104,7 +104,7 @@ class Engine:
         return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
                       threshold=s.abstain_threshold, judge=judge, cutoff=self.refusal_cutoff, refusal=self.refusal,
                       neighbours=getattr(scorer, "context", "before") == "neighbours",
-                      locate=scorer.span if getattr(scorer, "spans", False) else None)
+                      locate=scorer.span if getattr(scorer, "spans", False) else None, asked=asked)
 
     @property
     def store(self) -> Store:
@@ -269,7 +269,7 @@ class Engine:
         answer = Answer(question=question, text="", standalone_question=standalone, mode=mode, context=passages,
                         context_tokens=sum(p.chunk.size for p in passages))
         tick = time.perf_counter()
-        draft = self._draft(context_sents, by_chunk, standalone, found.parts, timings)
+        draft = self._draft(context_sents, by_chunk, standalone, found.parts, found.scorer, timings)
         if llm is None or draft.abstained:
             # Without a model, or when the evidence is too weak for any answer, never ask a model to guess.
             timings["synthesize"] = ms_since(tick)
@@ -315,7 +315,7 @@ class Engine:
         scorer, parts = scorers(texts, self.embedder.embed(texts), self.lexical)
         by_chunk = {p.chunk.chunk_id: p for p in passages}
         sentences = sentences_of([p.chunk for p in passages], self.store, scorer, self.embedder)
-        draft = self._draft(sentences, by_chunk, question, parts)
+        draft = self._draft(sentences, by_chunk, question, parts, scorer)
         answer = Answer(question=question, text="", standalone_question=question, mode="extractive",
                         context=list(passages), context_tokens=sum(p.chunk.size for p in passages))
         _fill(answer, draft)

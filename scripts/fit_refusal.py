@@ -15,7 +15,9 @@ sets win.
 Then, with that lead model, the engine answers every question while each question's `Signals` are recorded and the
 answer the engine would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
-fact recall + grounded-refusal F1 summed over the sets. It prints the model (for the packaged scorer, to put in
+fact recall + grounded-refusal F1 summed over the sets, each set with its near misses added: unanswerable questions
+made from its own answerable ones by moving a year or swapping a name or figure of the answer's sentence
+(`near_misses`; the tuning sets hold few questions of that kind, and users ask them). It prints the model (for the packaged scorer, to put in
 decide.PACKAGED_REFUSAL) and each set's figures, with its headroom (`headroom`: how well the model ranks the set's
 questions, what the set's own best cutoff and a perfect refusal would give). For another cross-encoder
 (RAG_SCORER=FOLDER), `--scorer FOLDER --write` saves the model as FOLDER/refusal.json, which the engine then uses for that scorer.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -44,10 +47,11 @@ import build_squad_bench  # noqa: E402
 import train_scorer  # noqa: E402
 
 from eval import metrics  # noqa: E402
-from eval.dataset import load_questions  # noqa: E402
+from eval.dataset import Question, load_questions  # noqa: E402
 from rag import Engine, Settings  # noqa: E402
 from rag.answering import decide  # noqa: E402
 from rag.providers import build_embedder  # noqa: E402
+from rag.text import split_sentences  # noqa: E402
 
 NEWSDEV = ROOT / "eval" / "newsdev"  # invented local news, a tuning set (eval/newsdev/README.md)
 NEWSDEV2 = ROOT / "eval" / "newsdev2"  # invented news of many kinds, a tuning set (eval/newsdev2/README.md)
@@ -55,6 +59,7 @@ LEAD_GRID = [decide.LeadModel(r, v, f, a) for r in (0.0, 0.25, 0.5, 1.0) for v i
              for f in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0) for a in (0.0, 0.25, 0.5, 1.0) if r or v or f or a]
 VALIDATION = {"seed": 7, "articles": 8, "answerable": 140, "unanswerable": 60}
 CUTOFFS = [round(0.30 + 0.05 * i, 2) for i in range(11)]
+NEAR_SEED = 5
 L2 = 1.0
 
 
@@ -159,8 +164,32 @@ def lead_recall(rows: list[LeadRow], model: decide.LeadModel) -> float:
     return sum(float(y[decide.pick_lead(range(len(y)), x, model)]) for x, y in rows) / max(len(rows), 1)
 
 
-def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[Row]:
-    """Answer every question with the shipped engine, recording its signals and the answer it would give."""
+def near_misses(questions: list[Question], corpus: Path, rng: random.Random) -> list[Question]:
+    """Near-miss unanswerable questions made from a set's answerable one-turn ones: the question with a year of the
+    answer's sentence moved (train_scorer.shift_year), else a name or figure it shares with that sentence swapped for
+    another of the article's (train_scorer.perturb; only names the article uses mid-sentence, so not a sentence's
+    first word). The right topic, the wrong year or thing: the article does not answer it."""
+    made = []
+    for q in questions:
+        path = corpus / f"{q.sources[0]}.txt" if q.sources else None
+        if not q.answerable or q.history or not q.must_include or path is None or not path.is_file():
+            continue
+        doc = path.read_text(encoding="utf-8")
+        found = [doc[a:b] for a, b in split_sentences(doc) if any(f in doc[a:b] for f in q.must_include[0])]
+        if not found:
+            continue
+        names = [e for e in train_scorer._entities(doc, False)
+                 if e[0].isdigit() or re.search(rf"[a-z,] {re.escape(e)}\b", doc)]
+        asked = (train_scorer.shift_year(q.question, found[0], rng)
+                 or train_scorer.perturb(q.question, found[0], names, rng))
+        if asked and asked != q.question:
+            made.append(Question(id=f"{q.id}-near", question=asked, answerable=False, type="unanswerable"))
+    return made
+
+
+def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> tuple[list[Row], list[Row]]:
+    """Answer every question, and its near misses (``near_misses``), with the shipped engine, recording its signals
+    and the answer it would give."""
     engine, questions = _engine(questions_file, corpus, data_dir, scorer)
     seen: list[decide.Signals] = []
 
@@ -168,14 +197,15 @@ def run_set(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> 
         seen.append(signals)
         return 1.0  # always answer: the cutoff is applied afterwards
 
-    rows = []
+    def row(q: Question) -> Row:
+        seen.clear()
+        answer = engine.answer(q.question, history=[t.model_dump() for t in q.history])
+        recall = metrics.fact_recall(answer.text, q.must_include, answer.abstained) if q.answerable else None
+        return Row(seen[-1] if seen else None, q.answerable, answer.abstained, recall)
+
     with mock.patch.object(decide, "answerable", record):
-        for q in questions:
-            seen.clear()
-            answer = engine.answer(q.question, history=[t.model_dump() for t in q.history])
-            recall = metrics.fact_recall(answer.text, q.must_include, answer.abstained) if q.answerable else None
-            rows.append(Row(seen[-1] if seen else None, q.answerable, answer.abstained, recall))
-    return rows
+        return ([row(q) for q in questions],
+                [row(q) for q in near_misses(questions, corpus, random.Random(NEAR_SEED))])
 
 
 def validation_corpora(wheel: Path | None, out: Path) -> tuple[Path, Path]:
@@ -212,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{name} {lead_recall(rows, lead):.3f}" for name, rows in leads.items()))
     tuning["check"] = (squad["check"] / build_squad_bench.QUESTIONS_PATH, squad["check"] / build_squad_bench.CORPUS_DIR)
     with mock.patch.object(decide, "PACKAGED_LEAD", lead):
-        sets = {name: run_set(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}
+        both = {name: run_set(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}
+    sets = {name: rows for name, (rows, _) in both.items()}
+    near = {name: rows + made for name, (rows, made) in both.items()}  # the cutoff is chosen with the near misses
     check = {"check": sets.pop("check")}
+    near.pop("check")
     usable = [(name, r) for name, rows in sets.items() for r in rows if r.signals is not None]
     x = np.array([list(r.signals) for _, r in usable])
     y = np.array([float(r.answerable) for _, r in usable])
@@ -222,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     coef, bias = fit_logistic(x, y, weight)
     model = decide.Refusal(decide.Signals(*(float(v) for v in coef)), bias, cutoff=0.0)
 
-    cutoff = max(CUTOFFS, key=lambda c: sum(sum(figures(rows, answered(rows, model, c))) for rows in sets.values()))
+    cutoff = max(CUTOFFS, key=lambda c: sum(sum(figures(rows, answered(rows, model, c))) for rows in near.values()))
     weights = {k: round(float(v), 3) for k, v in zip(decide.Signals._fields, coef, strict=True)}
     print(f"Refusal(Signals({', '.join(f'{k}={v:.3f}' for k, v in weights.items())}), {bias:.3f}, {cutoff:.2f})")
     if args.write:
@@ -234,10 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         recall, gr = figures(rows, answered(rows, model, cutoff))
         role = "untuned check" if name in check else "fitted on"
         room = headroom(rows, model)
+        made = both[name][1]
+        refused = sum(not a for a in answered(made, model, cutoff))
         print(f"{name} ({role}): {len(rows)} questions, fact recall {recall:.3f}, grounded-refusal F1 {gr:.3f}; "
               f"refusal AUC {room['auc']:.3f}, its own best cutoff {room['own_cutoff']:.2f} gives "
               f"{room['own_recall']:.3f} / {room['own_gr']:.3f}, an oracle refusal {room['oracle_recall']:.3f} / "
-              f"{room['oracle_gr']:.3f}")
+              f"{room['oracle_gr']:.3f}; near misses refused {refused} of {len(made)}")
     return 0
 
 

@@ -61,10 +61,9 @@ def test_follow_up_uses_the_history(engine: Engine) -> None:
 
 @pytest.mark.parametrize("question", [
     "What is the population of Vietnam?",
-    pytest.param("Who won the 2024 US presidential election?", marks=pytest.mark.xfail(
-        strict=True, reason="the four-layer reader gives a photo caption of the Hanoi summit 'on June 20, 2024' 0.40, "
-        "and the refusal model, fitted on tuning sets with few questions about another subject, gives 0.61 against "
-        "its 0.55 cutoff"))])
+    "Who won the 2024 US presidential election?",
+    "How many agreements did Putin and To Lam sign in Hanoi in 2019?",  # a near miss: another year
+])
 def test_questions_the_articles_do_not_cover_abstain(engine: Engine, question: str) -> None:
     a = engine.answer(question)
     assert a.abstained

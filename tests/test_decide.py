@@ -8,12 +8,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.answering.decide import (
     PACKAGED_LEAD,
     REFUSAL_FILE,
     LeadModel,
+    Refusal,
     Signals,
     answerable,
     choose,
@@ -201,3 +203,46 @@ def test_the_readers_short_answer_is_marked_in_the_lead_quote_and_nothing_when_i
     outside = choose(sentences, passages, question=QUESTION, max_sentences=2, threshold=0.25, cutoff=0.55,
                      judge=judge_giving({"11 agreements": 0.9}), locate=lambda q, t: (5, 500))
     assert outside.citations[0].answer_span is None
+
+
+def test_a_number_the_question_names_that_the_leads_article_lacks_is_a_signal_of_a_near_miss() -> None:
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
+    # a refusal model that reads only number_missing: answer unless a number asked for is missing
+    only_numbers = Refusal(Signals(0.0, 0.0, 0.0, 0.0, 0.0, covered=0.0, number_missing=-10.0), 5.0, 0.5)
+
+    def decide(question: str):
+        return choose(sentences, passages, question=question, max_sentences=2, threshold=0.25,
+                      judge=judge_giving({"11 agreements": 0.9}), refusal=only_numbers)
+
+    assert not decide(QUESTION).abstained
+    assert decide(QUESTION.replace("?", " in 2019?")).abstained  # the right topic, a year the article never names
+    assert not decide(QUESTION.replace("?", " with its 11 pages?")).abstained  # a number it does name
+
+
+def test_the_share_of_the_question_the_leads_article_covers_is_a_signal() -> None:
+    passages, sentences = one_sentence_articles(TEXTS, {"a": 0.6, "b": 0.62})
+    # a refusal model that reads only the coverage: answer when over half the question's terms are there
+    only_coverage = Refusal(Signals(0.0, 0.0, 0.0, 0.0, 0.0, covered=20.0, number_missing=0.0), -10.0, 0.5)
+
+    def decide(question: str):
+        return choose(sentences, passages, question=question, max_sentences=2, threshold=0.25,
+                      judge=judge_giving({"11 agreements": 0.9}), refusal=only_coverage)
+
+    assert not decide(QUESTION).abstained
+    assert decide("How many submarines, frigates and bombers did Putin and To Lam order?").abstained
+
+
+def test_the_packaged_refusal_model_doubts_a_missing_number_and_trusts_coverage() -> None:
+    base = Signals(best=1.0, lead=0.5, rules_refused=0.0, retrieval=0.6, fit=0.0, covered=0.6, number_missing=0.0)
+    p = answerable(base)
+    assert answerable(base._replace(number_missing=1.0)) < p < answerable(base._replace(covered=0.9))
+
+
+def test_a_question_scorer_tells_a_missing_number_from_a_present_one() -> None:
+    from rag.answering.evidence import Scorer
+
+    asked = Scorer("What was the 2023 budget of Callowmere council?", np.zeros(1), None)
+    assert asked.misses_number("The council's 2025 budget is £4 million.")
+    assert not asked.misses_number("In 2023 the council's budget was £3 million.")
+    assert not Scorer("What was the budget?", np.zeros(1), None).misses_number("No figures here.")
+    assert asked.coverage("the 2023 budget") == 0.5  # two of its four terms, weighed alike without an index

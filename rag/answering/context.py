@@ -30,6 +30,7 @@ class Gathered:
     chosen: list[Candidate]  # the context, best first, within the token budget
     sentences: list[Sentence]  # every sentence of the candidate pool, scored against the whole question
     parts: list[tuple[str, Scorer]]  # sub-questions with their own scorers; empty for a one-part question
+    scorer: Scorer  # the whole question's
 
 
 def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedder, settings: Settings,
@@ -55,7 +56,7 @@ def gather(query: str, *, store: Store, lexical: LexicalIndex, embedder: Embedde
     ordered = rerank(pool, sentences, [s for _, s in part_scorers])
     chosen, _ = select_context(ordered, settings.context_tokens)
     timings["rerank"] = ms_since(tick)
-    return Gathered(chosen=chosen, sentences=sentences, parts=part_scorers)
+    return Gathered(chosen=chosen, sentences=sentences, parts=part_scorers, scorer=scorer)
 
 
 def sub_questions(query: str) -> list[str]:

@@ -7,9 +7,10 @@ with the highest lead score, a linear model over the scorer's log-odds, the retr
 (synthesize.fit: the answer-type model's probability that it offers the kind of answer asked for, 0 when it is not
 about whom the question asks about) and whether it comes from the best-retrieved sentence's article;
 synthesize.extract adds its supporting sentences. A multi-part question keeps the fit draft. The answer is given only
-when a small logistic refusal model over five signals (the scorer's best probability and its probability for the
-lead, whether the fit draft refused, the best retrieval score, the lead's fit) says the articles answer the question.
-scripts/fit_refusal.py fits both models on the tuning sets.
+when a small logistic refusal model over seven signals (the scorer's best probability and its probability for the
+lead, whether the fit draft refused, the best retrieval score, the lead's fit, how much of the question the lead's
+article covers and whether it lacks a number the question names) says the articles answer the question.
+scripts/fit_refusal.py fits both models on the tuning sets, the refusal cutoff with near misses made from them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TypeVar
+
+import numpy as np
 
 from rag.answering.evidence import Scorer, Sentence, sentence_windows
 from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract, fit
@@ -39,6 +42,8 @@ class Signals(NamedTuple):
     rules_refused: float  # 1.0 when no sentence passes the fit test (synthesize.fits)
     retrieval: float  # the best retrieval score of any sentence (low when the articles are off the question)
     fit: float = 0.0  # log-odds of the answer-type model's probability that the lead offers the kind asked for
+    covered: float = 0.0  # idf-weighted share of the question's terms in the lead's article (its context sentences)
+    number_missing: float = 0.0  # 1.0 when a number the question names (a year, a figure) is not in that article
 
 
 class LeadModel(NamedTuple):
@@ -62,11 +67,11 @@ class Refusal(NamedTuple):
 # the scorer's validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another
 # RAG_SCORER model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it
 # borrows this.
-PACKAGED_REFUSAL = Refusal(Signals(best=0.854, lead=-0.309, rules_refused=-4.960, retrieval=0.755, fit=0.228), 0.320,
-                           0.55)
+PACKAGED_REFUSAL = Refusal(Signals(best=0.845, lead=-0.333, rules_refused=-5.087, retrieval=0.311, fit=0.219,
+                                   covered=0.709, number_missing=-1.478), 0.295, 0.65)
 # The lead model, fitted by scripts/fit_refusal.py on the same tuning sets: of a small grid of weights, the one whose
 # choices lead the answers with the highest fact recall.
-PACKAGED_LEAD = LeadModel(reader=0.5, retrieval=0.25, fits=1.0, article=0.0)
+PACKAGED_LEAD = LeadModel(reader=0.5, retrieval=0.0, fits=1.0, article=0.25)
 REFUSAL_FILE = "refusal.json"
 
 
@@ -124,14 +129,15 @@ def _key(draft: Draft) -> tuple[str, int, int]:
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
            parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
            cutoff: float | None = None, refusal: Refusal = PACKAGED_REFUSAL, neighbours: bool = False,
-           locate: Locate | None = None) -> Draft:
+           locate: Locate | None = None, asked: Scorer | None = None) -> Draft:
     """The answer led by the lead model's choice (a multi-part question: the fit draft, or when it refuses the
     best-scoring sentences'), given only when the refusal model (``refusal``, see ``answerable``) gives at least
     ``cutoff`` (default: the model's own).
 
     ``threshold``: the retrieval score below which nothing is read at all; ``neighbours``: the scorer reads the
     sentence after a candidate too (a reader trained with it says so in its manifest); ``locate``: the reader's
-    answer-span head, which marks the short answer in the lead's quote."""
+    answer-span head, which marks the short answer in the lead's quote; ``asked``: the whole question's scorer, whose
+    term weights measure how much of the question the lead's article covers (without it, all terms weigh the same)."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
         return abstain(sentences, passages)
@@ -181,13 +187,25 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     chosen = lead_of(draft)
     signals = Signals(best=_logit(top), lead=_logit(probs(question, [chosen])[0] if chosen is not None else 0.0),
                       rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable),
-                      fit=_logit(fit(chosen, question) if chosen is not None else 0.0))
+                      fit=_logit(fit(chosen, question) if chosen is not None else 0.0),
+                      **_grounding(chosen, usable, window, asked or Scorer(question, np.zeros(1), None)))
     if answerable(signals, refusal) < cutoff:
         return abstain(sentences, passages)
     given = next((d for d in (draft, ranked) if not d.abstained), abstain(sentences, passages))
     if locate is not None and not given.abstained and (lead := lead_of(given)) is not None:
         given.citations[0] = mark_span(given.citations[0], lead.text, locate(question, text_of(lead)))
     return given
+
+
+def _grounding(chosen: Sentence | None, usable: Sequence[Sentence], window: dict[int, str],
+               asked: Scorer) -> dict[str, float]:
+    """How much of the question the lead's article answers for: the share of its terms in the lead's window and its
+    article's context sentences, and whether a number the question names is missing there (a near miss: the right
+    topic in another year). Nothing chosen: both 0."""
+    if chosen is None:
+        return {"covered": 0.0, "number_missing": 0.0}
+    article = " ".join([window[id(chosen)], *(s.text for s in usable if s.doc_id == chosen.doc_id)])
+    return {"covered": asked.coverage(article), "number_missing": float(asked.misses_number(article))}
 
 
 def mark_span(citation: Citation, sentence: str, span: tuple[int, int] | None) -> Citation:

@@ -45,16 +45,22 @@ class Sentence:
 class Scorer:
     """Scores texts against a question: cosine of embeddings plus idf-weighted coverage of the question's terms."""
 
-    def __init__(self, question: str, query_vec: np.ndarray, lexical: LexicalIndex) -> None:
+    def __init__(self, question: str, query_vec: np.ndarray, lexical: LexicalIndex | None) -> None:
         self.query_vec = query_vec
         terms = list(dict.fromkeys(tokenize(question)))
-        self.weights = {t: lexical.idf(t) for t in terms}
+        self.weights = {t: lexical.idf(t) if lexical is not None else 1.0 for t in terms}  # no index: all equal
         self.total = sum(self.weights.values()) or 1.0
+        self.numbers = [t for t in terms if t.isdigit()]
 
     def coverage(self, text: str) -> float:
         """Share of the question's (idf-weighted) terms that occur in the text."""
         present = term_set(text)
         return sum(w for t, w in self.weights.items() if t in present) / self.total
+
+    def misses_number(self, text: str) -> bool:
+        """Whether a number the question names (a year, a figure) is absent from the text."""
+        present = term_set(text)
+        return any(t not in present for t in self.numbers)
 
     def combine(self, dense: float, coverage: float) -> float:
         return DENSE_WEIGHT * max(dense, 0.0) + (1 - DENSE_WEIGHT) * coverage
