@@ -13,6 +13,7 @@ questions reword their sentence, lean on earlier turns and ask for what a senten
 share of questions is also asked with WordNet synonyms (``--wordnet``: nouns, adjectives, adverbs) and as the engine
 sees a follow-up (a name turned into a pronoun, the earlier turns' names in brackets: rag/answering/condense.py), and
 a share of answer sentences with the answer cut out are negatives.
+``--teacher RUN/final.pt`` distils: each target mixes the pair's label with a deeper reader's probability (``--soft``).
 Validation (articles never trained on) prints pair AUC, top-1 sentence accuracy within the gold paragraph and the
 probability threshold that best separates answerable questions from ones whose gold paragraph is removed.
 """
@@ -566,6 +567,8 @@ def train(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     encoded = Encoded(tok, pairs, args.max_tokens)
     print(f"{len(encoded):,} pairs tokenised in {time.perf_counter() - began:.0f} s on {device}", flush=True)
+    if args.teacher:
+        encoded.labels = soft_labels(encoded, args, out / "teacher.npy", device)
     optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     per_epoch = (len(pairs) + args.batch - 1) // args.batch
     steps = args.steps or per_epoch * args.epochs
@@ -624,10 +627,43 @@ def train(args: argparse.Namespace) -> None:
                "steps": step, "planned_steps": steps, "epochs": args.epochs, "layers": args.layers,
                "max_tokens": args.max_tokens, "lr": args.lr, "batch": args.batch, "context": args.context,
                "span_weight": args.span_weight, "seed": args.seed, "device": device,
+               "teacher": args.teacher and {"model": args.teacher, "soft": args.soft},
                "minutes": round((time.perf_counter() - began) / 60, 1), "val_questions": len(data["val"]),
                "val_articles": data["val_articles"]}
     (out / "validation.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k not in ("curve", "val_articles")}, indent=2), flush=True)
+
+
+def soft_labels(encoded: Encoded, args: argparse.Namespace, cache: Path, device: str) -> np.ndarray:
+    """Distillation targets: each pair's label mixed with a teacher's probability (``--soft`` of it), the teacher
+    being another run's final.pt (a deeper reader, say) read over the same tokenised pairs. Its probabilities are
+    computed once and kept in ``cache``, so a resumed run reuses them."""
+    import torch
+
+    if cache.exists():
+        probs = np.load(cache)
+    else:
+        state = torch.load(args.teacher, weights_only=False, map_location="cpu")
+        if state["max_tokens"] != args.max_tokens or state["context"] != args.context:
+            raise SystemExit(f"The teacher {args.teacher} read {state['max_tokens']} tokens ({state['context']}); "
+                             f"train the student with --max-tokens {state['max_tokens']} --context {state['context']}.")
+        teacher = build_model(state["layers"])
+        teacher.load_state_dict(state["model"])
+        teacher.to(device).eval()
+        out = []
+        with torch.no_grad(), torch.autocast(device_type="cuda", dtype=torch.bfloat16,
+                                             enabled=device.startswith("cuda")):
+            for lo in range(0, len(encoded), 256):
+                b = encoded.batch(np.arange(lo, min(lo + 256, len(encoded))))
+                logits, _ = teacher(*(torch.from_numpy(b[k]).to(device)
+                                      for k in ("input_ids", "attention_mask", "token_type_ids")))
+                out.append(torch.sigmoid(logits.float()[:, 0]).cpu().numpy())
+        probs = np.concatenate(out).astype(np.float32)
+        np.save(cache, probs)
+        del teacher
+    if len(probs) != len(encoded):
+        raise SystemExit(f"{cache} holds {len(probs)} teacher probabilities for {len(encoded)} pairs; delete it.")
+    return ((1 - args.soft) * encoded.labels + args.soft * probs).astype(np.float32)
 
 
 class _Articles(dict):
@@ -712,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--span-weight", type=float, default=0.5, help="weight of the answer-span loss (0: none)")
     p.add_argument("--max-pairs", type=int, default=0, help="train on the first N of the built (shuffled) pairs")
     p.add_argument("--stop-at", type=int, default=0, help="end (save, validate) at this step of the schedule")
+    p.add_argument("--teacher", help="distil: another run's final.pt whose probabilities soften the labels")
+    p.add_argument("--soft", type=float, default=0.5, help="with --teacher: its probability's share of each target")
     args = p.parse_args(argv)
     global NEIGHBOURS, BASE
     NEIGHBOURS = args.context == "neighbours"

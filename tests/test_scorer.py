@@ -164,6 +164,31 @@ def test_a_smoke_training_run_resumes_validates_and_exports_a_loadable_scorer(tm
     assert 0 <= lo < hi <= len("The town of Arden built 100 bridges.")
 
 
+@pytest.mark.slow
+def test_a_student_run_learns_from_a_teachers_probabilities_and_refuses_a_teacher_that_read_otherwise(
+        tmp_path: Path) -> None:
+    import argparse
+
+    script = _train_scorer_module()
+    squad = _tiny_squad(tmp_path / "tiny.json")
+    base = ["--squad", str(squad), "--questions", "32", "--val-articles", "2", "--val-questions", "8", "--batch", "8",
+            "--threads", "1", "--steps", "2"]
+    assert script.main([*base, "--out", str(tmp_path / "teacher"), "--layers", "0,1"]) == 0
+    teacher, student = tmp_path / "teacher" / "final.pt", tmp_path / "student"
+    assert script.main([*base, "--out", str(student), "--layers", "0", "--teacher", str(teacher), "--soft", "0.5"]) == 0
+    probs = np.load(student / "teacher.npy")
+    pairs = [tuple(p) for p in json.loads((student / "pairs.json").read_text())["pairs"]]
+    assert len(probs) == len(pairs) and ((probs >= 0) & (probs <= 1)).all() and probs.std() > 0
+    encoded = script.Encoded(script.tokenizer(), pairs, script.MAX_TOKENS)
+    args = argparse.Namespace(teacher=str(teacher), soft=0.5, max_tokens=script.MAX_TOKENS, context="neighbours")
+    mixed = script.soft_labels(encoded, args, student / "teacher.npy", "cpu")
+    assert np.allclose(mixed, 0.5 * encoded.labels + 0.5 * probs)  # the targets the student trained on
+    report = json.loads((student / "validation.json").read_text())
+    assert report["teacher"] == {"model": str(teacher), "soft": 0.5} and report["layers"] == [0]
+    with pytest.raises(SystemExit, match=f"--max-tokens {script.MAX_TOKENS} --context neighbours"):
+        script.main([*base, "--out", str(tmp_path / "other"), "--max-tokens", "32", "--teacher", str(teacher)])
+
+
 def test_near_miss_negatives_move_the_year_and_offer_the_same_kind_of_value_for_another_thing() -> None:
     import random
 
