@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from rag.lexical import LexicalIndex
 from rag.providers import AnswerJudge, ChatLLM, Embedder, build_embedder, build_llm, build_scorer, local_scorer
 from rag.settings import Settings
 from rag.store import Store
+from rag.text import split_sentences
 from rag.types import Answer, DocMeta, Document, IngestReport, Passage, SourceInfo
 
 EMPTY_INDEX = ("The index is empty, so there is nothing to answer from. Add articles with `rag ingest PATH` "
                "(or the upload box in the chat UI's Sources tab).")
 _REFRESH_EVERY_S = 1.0
+_ARTICLES_KEPT = 64  # documents whose text and sentence spans the reader's windows keep at hand
 
 
 class Engine:
@@ -45,6 +48,7 @@ class Engine:
         self._generation: str | None = None
         self._checked_at = 0.0
         self._lock = threading.RLock()
+        self._articles: OrderedDict[tuple[str | None, str], tuple[str, list[tuple[int, int]]] | None] = OrderedDict()
 
     # --- lazily built parts ------------------------------------------------------------
     @property
@@ -104,7 +108,23 @@ class Engine:
         return choose(sentences, by_chunk, question=question, parts=parts, max_sentences=s.answer_sentences,
                       threshold=s.abstain_threshold, judge=judge, cutoff=self.refusal_cutoff, refusal=self.refusal,
                       neighbours=getattr(scorer, "context", "before") == "neighbours",
-                      locate=scorer.span if getattr(scorer, "spans", False) else None, asked=asked)
+                      locate=scorer.span if getattr(scorer, "spans", False) else None, asked=asked,
+                      article=self._article)
+
+    def _article(self, doc_id: str) -> tuple[str, list[tuple[int, int]]] | None:
+        """A document's cleaned text and sentence spans (for the reader's windows), kept for the last few read."""
+        key = (self._generation, doc_id)
+        with self._lock:
+            if key in self._articles:
+                self._articles.move_to_end(key)
+                return self._articles[key]
+        got = self.store.doc_text(doc_id)
+        found = (got[1], split_sentences(got[1])) if got else None
+        with self._lock:
+            self._articles[key] = found
+            while len(self._articles) > _ARTICLES_KEPT:
+                self._articles.popitem(last=False)
+        return found
 
     @property
     def store(self) -> Store:

@@ -120,3 +120,35 @@ def test_odd_questions_get_a_grounded_answer_or_an_abstention(engine: Engine, qu
 def test_empty_index_says_so(tmp_path) -> None:
     a = Engine(Settings(data_dir=tmp_path)).answer("Who did Putin meet in Hanoi?")
     assert a.abstained and a.text == EMPTY_INDEX
+
+
+def test_the_readers_windows_take_missing_neighbours_from_the_stored_article(engine: Engine) -> None:
+    from rag.answering import decide
+    from rag.answering.evidence import sentence_windows
+    from rag.scorer import window_parts
+
+    seen: dict = {}
+    real = decide.sentence_windows
+
+    def spy(sentences, passages, **kwargs):  # noqa: ANN001, ANN003, ANN202 - records the engine's own call
+        seen.update(sentences=sentences, passages=passages, kwargs=kwargs)
+        return real(sentences, passages, **kwargs)
+
+    decide.sentence_windows = spy
+    try:
+        engine.answer("Who did Putin meet in Hanoi?")
+    finally:
+        decide.sentence_windows = real
+    assert seen["kwargs"]["article"] is not None
+    sentences, passages = seen["sentences"], seen["passages"]
+    for s in sentences:  # the stored article splits into the same sentences the chunks did
+        text, spans = engine._article(s.doc_id)
+        assert (s.key[1], s.key[2]) in spans and text[s.key[1]:s.key[2]] == s.text
+    alone = sentence_windows(sentences, passages, after=True)
+    full = sentence_windows(sentences, passages, after=True, article=engine._article)
+    filled = [s for s in sentences if full[id(s)] != alone[id(s)]]
+    assert filled, "some retrieved sentence lacked a neighbour its article has"
+    for s in filled:
+        title, before, sentence, after = window_parts(full[id(s)])
+        text, _ = engine._article(s.doc_id)
+        assert sentence == s.text and before in text and after in text

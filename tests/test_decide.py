@@ -81,6 +81,33 @@ def test_a_reader_trained_with_neighbours_reads_the_sentence_after_the_candidate
         assert ("the ministry added" in read) is neighbours, read
 
 
+def test_a_candidate_whose_neighbours_were_not_retrieved_is_read_with_them_from_its_article() -> None:
+    from rag.text import split_sentences
+
+    article = ("Officials met in Hanoi on Thursday. Putin and To Lam signed 11 agreements there, officials said. "
+               "The deals cover energy and education exchanges.")
+    spans = split_sentences(article)
+    a, b = spans[1]  # only the middle sentence was retrieved (its chunk ends there)
+    chunk = Chunk(chunk_id="a:1", doc_id="a", position=1, start=a, end=b, text=article[a:b])
+    passages = {chunk.chunk_id: Passage(chunk=chunk, meta=DocMeta(title="Hanoi summit"))}
+    sentence = Sentence(key=("a", a, b), text=article[a:b], chunk_id="a:1", score=0.6, context_score=0.6,
+                        own_score=0.6)
+    asked: list[str] = []
+    for lookup in (None, {"a": (article, spans)}.get, {}.get):  # no lookup; the article; a document not found
+        seen: list[str] = []
+
+        def judge(q: str, texts: Sequence[str], seen: list[str] = seen) -> list[float]:
+            seen.extend(texts)
+            return [0.9] * len(texts)
+
+        choose([sentence], passages, question=QUESTION, max_sentences=2, threshold=0.25, judge=judge,
+               neighbours=True, article=lookup)
+        asked.append(seen[0])
+    assert asked[0] == asked[2] == f"{article[a:b]} | Hanoi summit"
+    assert asked[1] == (f"{article[a:b]} | Hanoi summit | Officials met in Hanoi on Thursday. | "
+                        "The deals cover energy and education exchanges.")
+
+
 class _SameScore:
     """A part's retrieval scorer that keeps each sentence's score (pure logic: no vectors, no index)."""
 

@@ -23,7 +23,7 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from rag.answering.evidence import Scorer, Sentence, sentence_windows
+from rag.answering.evidence import Article, Scorer, Sentence, sentence_windows
 from rag.answering.synthesize import _MIN_WORDS, Draft, abstain, extract, fit
 from rag.errors import ConfigError
 from rag.scorer import pair_text, window_parts
@@ -67,8 +67,8 @@ class Refusal(NamedTuple):
 # the scorer's validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another
 # RAG_SCORER model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it
 # borrows this.
-PACKAGED_REFUSAL = Refusal(Signals(best=0.845, lead=-0.333, rules_refused=-5.087, retrieval=0.311, fit=0.219,
-                                   covered=0.709, number_missing=-1.478), 0.295, 0.65)
+PACKAGED_REFUSAL = Refusal(Signals(best=0.851, lead=-0.336, rules_refused=-5.023, retrieval=0.333, fit=0.243,
+                                   covered=0.727, number_missing=-1.578), 0.275, 0.65)
 # The lead model, fitted by scripts/fit_refusal.py on the same tuning sets: of a small grid of weights, the one whose
 # choices lead the answers with the highest fact recall.
 PACKAGED_LEAD = LeadModel(reader=0.5, retrieval=0.0, fits=1.0, article=0.25)
@@ -129,7 +129,7 @@ def _key(draft: Draft) -> tuple[str, int, int]:
 def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
            parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, judge: Judge,
            cutoff: float | None = None, refusal: Refusal = PACKAGED_REFUSAL, neighbours: bool = False,
-           locate: Locate | None = None, asked: Scorer | None = None) -> Draft:
+           locate: Locate | None = None, asked: Scorer | None = None, article: Article | None = None) -> Draft:
     """The answer led by the lead model's choice (a multi-part question: the fit draft, or when it refuses the
     best-scoring sentences'), given only when the refusal model (``refusal``, see ``answerable``) gives at least
     ``cutoff`` (default: the model's own).
@@ -137,12 +137,13 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     ``threshold``: the retrieval score below which nothing is read at all; ``neighbours``: the scorer reads the
     sentence after a candidate too (a reader trained with it says so in its manifest); ``locate``: the reader's
     answer-span head, which marks the short answer in the lead's quote; ``asked``: the whole question's scorer, whose
-    term weights measure how much of the question the lead's article covers (without it, all terms weigh the same)."""
+    term weights measure how much of the question the lead's article covers (without it, all terms weigh the same);
+    ``article``: a document's text and sentence spans by its id, for neighbours outside the context."""
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
     if not usable or max(s.score for s in usable) < threshold:
         return abstain(sentences, passages)
     cutoff = refusal.cutoff if cutoff is None else cutoff
-    window = sentence_windows(sentences, passages, after=neighbours)
+    window = sentence_windows(sentences, passages, after=neighbours, article=article)
 
     def text_of(s: Sentence) -> str:
         title, before, sentence, after = window_parts(window[id(s)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ from rag.sentences import SentenceKey, chunk_sentences
 from rag.store import Store
 from rag.types import Chunk, Passage
 
+Article = Callable[[str], tuple[str, Sequence[tuple[int, int]]] | None]  # a document's text and sentence spans
 DENSE_WEIGHT = 0.55  # share of the embedding similarity in a sentence's score; the rest is lexical coverage
 CONTEXT_CREDIT = 0.8  # share of a predecessor-plus-sentence score a sentence may inherit
 DISPLAY_SHARE = 0.9  # headlines and captions restate the body in fewer words: body sentences are better evidence
@@ -124,18 +125,36 @@ def _credit_context(sentences: list[Sentence], scorer: Scorer) -> None:
 
 
 def sentence_windows(sentences: Sequence[Sentence], passages: dict[str, Passage], *,
-                     after: bool = False) -> dict[int, str]:
+                     after: bool = False, article: Article | None = None) -> dict[int, str]:
     """Each sentence with what a reader sees around it: its article's title and the sentence before it (and with
-    ``after``, the sentence after it), as 'title\\nbefore\\nsentence[\\nafter]'."""
+    ``after``, the sentence after it), as 'title\\nbefore\\nsentence[\\nafter]'. A neighbour outside the context is
+    taken from the sentence's article when ``article`` gives its text and sentence spans (the reader was trained on
+    sentences with their neighbours)."""
     out: dict[int, str] = {}
     ordered = sorted(sentences, key=lambda s: s.key)
+    starts: dict[str, tuple[str, list[tuple[int, int]], dict[int, int]] | None] = {}
 
     def adjacent(a: Sentence | None, b: Sentence | None) -> bool:
         return a is not None and b is not None and a.doc_id == b.doc_id and b.key[1] - a.key[2] <= 2
 
+    def from_article(s: Sentence) -> tuple[str, str]:
+        if s.doc_id not in starts:
+            got = article(s.doc_id) if article is not None else None
+            starts[s.doc_id] = (got[0], got[1], {a: i for i, (a, _) in enumerate(got[1])}) if got else None
+        found = starts[s.doc_id]
+        i = found[2].get(s.key[1]) if found else None
+        if found is None or i is None or found[1][i][1] != s.key[2]:
+            return "", ""
+        text, spans = found[0], found[1]
+        return (text[slice(*spans[i - 1])] if i else "", text[slice(*spans[i + 1])] if i + 1 < len(spans) else "")
+
     for i, s in enumerate(ordered):
         prev = ordered[i - 1] if i else None
         nxt = ordered[i + 1] if i + 1 < len(ordered) else None
-        window = f"{passages[s.chunk_id].meta.title}\n{prev.text if adjacent(prev, s) else ''}\n{s.text}"
-        out[id(s)] = window + (f"\n{nxt.text}" if after and adjacent(s, nxt) else "")
+        before = prev.text if adjacent(prev, s) else ""
+        later = nxt.text if after and adjacent(s, nxt) else ""
+        if article is not None and (not before or (after and not later)):
+            near = from_article(s)
+            before, later = before or near[0], later or (near[1] if after else "")
+        out[id(s)] = f"{passages[s.chunk_id].meta.title}\n{before}\n{s.text}" + (f"\n{later}" if later else "")
     return out
