@@ -132,20 +132,21 @@ def sentence_windows(sentences: Sequence[Sentence], passages: dict[str, Passage]
     sentences with their neighbours)."""
     out: dict[int, str] = {}
     ordered = sorted(sentences, key=lambda s: s.key)
-    starts: dict[str, tuple[str, list[tuple[int, int]], dict[int, int]] | None] = {}
+    docs: dict[str, tuple[str, Sequence[tuple[int, int]], dict[int, int]] | None] = {}  # text, spans, index by start
 
     def adjacent(a: Sentence | None, b: Sentence | None) -> bool:
         return a is not None and b is not None and a.doc_id == b.doc_id and b.key[1] - a.key[2] <= 2
 
     def from_article(s: Sentence) -> tuple[str, str]:
-        if s.doc_id not in starts:
+        if s.doc_id not in docs:
             got = article(s.doc_id) if article is not None else None
-            starts[s.doc_id] = (got[0], got[1], {a: i for i, (a, _) in enumerate(got[1])}) if got else None
-        found = starts[s.doc_id]
-        i = found[2].get(s.key[1]) if found else None
-        if found is None or i is None or found[1][i][1] != s.key[2]:
+            docs[s.doc_id] = (got[0], got[1], {a: i for i, (a, _) in enumerate(got[1])}) if got else None
+        if (found := docs[s.doc_id]) is None:
             return "", ""
-        text, spans = found[0], found[1]
+        text, spans, at = found
+        i = at.get(s.key[1])
+        if i is None or spans[i][1] != s.key[2]:  # the stored document split otherwise: keep the context's window
+            return "", ""
         return (text[slice(*spans[i - 1])] if i else "", text[slice(*spans[i + 1])] if i + 1 < len(spans) else "")
 
     for i, s in enumerate(ordered):
