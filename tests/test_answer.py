@@ -122,23 +122,21 @@ def test_empty_index_says_so(tmp_path) -> None:
     assert a.abstained and a.text == EMPTY_INDEX
 
 
-def test_the_readers_windows_take_missing_neighbours_from_the_stored_article(engine: Engine) -> None:
+def test_the_readers_windows_take_missing_neighbours_from_the_stored_article(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from rag.answering import decide
     from rag.answering.evidence import sentence_windows
     from rag.scorer import window_parts
 
     seen: dict = {}
-    real = decide.sentence_windows
 
     def spy(sentences, passages, **kwargs):  # noqa: ANN001, ANN003, ANN202 - records the engine's own call
         seen.update(sentences=sentences, passages=passages, kwargs=kwargs)
-        return real(sentences, passages, **kwargs)
+        return sentence_windows(sentences, passages, **kwargs)
 
-    decide.sentence_windows = spy
-    try:
-        engine.answer("Who did Putin meet in Hanoi?")
-    finally:
-        decide.sentence_windows = real
+    monkeypatch.setattr(decide, "sentence_windows", spy)
+    engine.answer("Who did Putin meet in Hanoi?")
+    monkeypatch.undo()
     assert seen["kwargs"]["article"] is not None
     sentences, passages = seen["sentences"], seen["passages"]
     for s in sentences:  # the stored article splits into the same sentences the chunks did

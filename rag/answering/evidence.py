@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -132,20 +133,19 @@ def sentence_windows(sentences: Sequence[Sentence], passages: dict[str, Passage]
     sentences with their neighbours)."""
     out: dict[int, str] = {}
     ordered = sorted(sentences, key=lambda s: s.key)
-    docs: dict[str, tuple[str, Sequence[tuple[int, int]], dict[int, int]] | None] = {}  # text, spans, index by start
+    docs: dict[str, tuple[str, Sequence[tuple[int, int]]] | None] = {}  # each looked-up article, once a call
 
     def adjacent(a: Sentence | None, b: Sentence | None) -> bool:
         return a is not None and b is not None and a.doc_id == b.doc_id and b.key[1] - a.key[2] <= 2
 
     def from_article(s: Sentence) -> tuple[str, str]:
         if s.doc_id not in docs:
-            got = article(s.doc_id) if article is not None else None
-            docs[s.doc_id] = (got[0], got[1], {a: i for i, (a, _) in enumerate(got[1])}) if got else None
+            docs[s.doc_id] = article(s.doc_id) if article is not None else None
         if (found := docs[s.doc_id]) is None:
             return "", ""
-        text, spans, at = found
-        i = at.get(s.key[1])
-        if i is None or spans[i][1] != s.key[2]:  # the stored document split otherwise: keep the context's window
+        text, spans = found
+        i = bisect.bisect_left(spans, (s.key[1], s.key[2]))  # spans are in document order
+        if i == len(spans) or tuple(spans[i]) != (s.key[1], s.key[2]):  # split otherwise: keep the context's window
             return "", ""
         return (text[slice(*spans[i - 1])] if i else "", text[slice(*spans[i + 1])] if i + 1 < len(spans) else "")
 
