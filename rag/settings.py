@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         default=None, ge=0.0, le=1.0,
         description="Probability (0-1) the refusal model must give that the articles answer the question; below "
         "it the system says they don't. Higher refuses more. Unset: the refusal model's own cutoff, chosen on the "
-        "tuning sets by scripts/fit_refusal.py (0.65 for the packaged reader, or the cutoff in a local scorer "
+        "tuning sets by scripts/fit_refusal.py (0.60 for the packaged reader, or the cutoff in a local scorer "
         "folder's refusal.json).",
     )
 

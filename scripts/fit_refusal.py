@@ -10,8 +10,8 @@ and the benchmark's questions are never read.
 
 First the lead model: the engine answers every answerable question while, for each one-part question, every lead
 candidate's features are recorded with the fact recall of the answer it would lead (synthesize.extract with that
-lead); the weights of a small grid (reader, retrieval, fits, article) with the highest fact recall summed over the
-sets win.
+lead) and its citation precision; the weights of a small grid (reader, retrieval, fits, article) with the highest fact
+recall + citation precision summed over the sets win.
 Then, with that lead model, the engine answers every question while each question's `Signals` are recorded and the
 answer the engine would give if it answered. A logistic regression (signals standardised, L2 1.0, each set weighted
 equally) is fitted to "the question is answerable"; the cutoff is the one of 0.30, 0.35, ... 0.80 with the highest
@@ -133,11 +133,13 @@ def _engine(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> 
     return engine, questions
 
 
-LeadRow = tuple[np.ndarray, np.ndarray]  # one question's candidates: features (n x 4), fact recall of each one's answer
+LeadRow = tuple[np.ndarray, np.ndarray, np.ndarray]  # one question's candidates: features (n x 4), and the fact
+# recall and citation precision of the answer each one would lead
 
 
 def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[LeadRow]:
-    """Every answerable one-part question's lead candidates, with the fact recall of the answer each would lead."""
+    """Every answerable one-part question's lead candidates, with the fact recall and citation precision of the answer
+    each would lead."""
     engine, questions = _engine(questions_file, corpus, data_dir, scorer)
     real_extract, real_pick = decide.extract, decide.pick_lead
     call: dict = {}  # the arguments of the engine's last extract call, and the question's facts
@@ -148,21 +150,29 @@ def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -
         return real_extract(*args, **kwargs)
 
     def pick(candidates, features, model=decide.PACKAGED_LEAD):  # noqa: ANN001, ANN202
-        drafts = [real_extract(*call["args"], **call["kwargs"], lead=c).text for c in candidates]
-        found.append((np.array(features), np.array([metrics.fact_recall(t, call["must"], False) for t in drafts])))
+        drafts = [real_extract(*call["args"], **call["kwargs"], lead=c) for c in candidates]
+        found.append((np.array(features), np.array([metrics.fact_recall(d.text, call["must"], False) for d in drafts]),
+                      np.array([metrics.citation_precision([c.doc_id for c in d.citations], call["gold"]) or 0.0
+                                for d in drafts])))
         return real_pick(candidates, features, model)
 
     with mock.patch.object(decide, "extract", extract), mock.patch.object(decide, "pick_lead", pick):
         for q in questions:
             if q.answerable:
-                call["must"] = q.must_include
+                call["must"], call["gold"] = q.must_include, q.sources
                 engine.answer(q.question, history=[t.model_dump() for t in q.history])
     return found
 
 
-def lead_recall(rows: list[LeadRow], model: decide.LeadModel) -> float:
-    """Mean fact recall of the answers the lead model's choices lead (the first candidate wins a tie)."""
-    return sum(float(y[decide.pick_lead(range(len(y)), x, model)]) for x, y in rows) / max(len(rows), 1)
+def lead_recall(rows: list[LeadRow], model: decide.LeadModel, column: int = 1) -> float:
+    """Mean fact recall (``column`` 2: citation precision) of the answers the lead model's choices lead (the first
+    candidate wins a tie)."""
+    return sum(float(r[column][decide.pick_lead(range(len(r[1])), r[0], model)]) for r in rows) / max(len(rows), 1)
+
+
+def lead_score(rows: list[LeadRow], model: decide.LeadModel) -> float:
+    """What the lead grid maximises on a set: the led answers' fact recall plus their citation precision."""
+    return lead_recall(rows, model) + lead_recall(rows, model, 2)
 
 
 def near_misses(questions: list[Question], corpus: Path, rng: random.Random) -> list[Question]:
@@ -238,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
               "validation": (squad["validation"] / build_squad_bench.QUESTIONS_PATH,
                              squad["validation"] / build_squad_bench.CORPUS_DIR)}
     leads = {name: lead_rows(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}
-    lead = max(LEAD_GRID, key=lambda m: sum(lead_recall(rows, m) for rows in leads.values()))
-    print(f"{lead}: answers' fact recall "
-          + ", ".join(f"{name} {lead_recall(rows, lead):.3f}" for name, rows in leads.items()))
+    lead = max(LEAD_GRID, key=lambda m: sum(lead_score(rows, m) for rows in leads.values()))
+    print(f"{lead}: answers' fact recall / citation precision "
+          + ", ".join(f"{name} {lead_recall(rows, lead):.3f} / {lead_recall(rows, lead, 2):.3f}"
+                      for name, rows in leads.items()))
     tuning["check"] = (squad["check"] / build_squad_bench.QUESTIONS_PATH, squad["check"] / build_squad_bench.CORPUS_DIR)
     with mock.patch.object(decide, "PACKAGED_LEAD", lead):
         both = {name: run_set(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}

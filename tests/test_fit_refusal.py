@@ -70,16 +70,21 @@ def test_headroom_reports_the_ranking_the_hindsight_cutoff_and_the_oracle_ceilin
     assert 0.05 <= room["own_cutoff"] <= 0.95
 
 
-def test_the_lead_fit_scores_each_model_by_the_recall_of_the_answers_its_choices_lead() -> None:
+def test_the_lead_fit_scores_each_model_by_the_recall_and_citation_precision_of_the_answers_its_choices_lead() -> None:
     module = _module()
-    # two questions, three candidates each (reader log-odds, retrieval, fits, article); y: the fact recall of the
-    # answer each would lead
-    rows = [(np.array([[2.0, 0.5, 0.0, 0.0], [-1.0, 0.9, 0.0, 1.0], [0.0, 0.6, 1.0, 0.0]]), np.array([1.0, 0.0, 0.0])),
-            (np.array([[0.0, 0.8, 1.0, 1.0], [1.0, 0.7, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0]]), np.array([1.0, 0.5, 0.0]))]
+    # two questions, three candidates each (reader log-odds, retrieval, fits, article); then the fact recall and the
+    # citation precision of the answer each would lead
+    rows = [(np.array([[2.0, 0.5, 0.0, 0.0], [-1.0, 0.9, 0.0, 1.0], [0.0, 0.6, 1.0, 0.0]]), np.array([1.0, 0.0, 0.0]),
+             np.array([0.5, 1.0, 1.0])),
+            (np.array([[0.0, 0.8, 1.0, 1.0], [1.0, 0.7, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0]]), np.array([1.0, 0.5, 0.0]),
+             np.array([1.0, 1.0, 0.0]))]
     lead = module.decide.LeadModel
     assert module.lead_recall(rows, lead(1.0, 0.0, 0.0, 0.0)) == 0.75  # 1.0 and 0.5
     assert module.lead_recall(rows, lead(0.0, 1.0, 0.0, 0.0)) == 0.5  # 0.0 and 1.0
     assert module.lead_recall(rows, lead(0.0, 0.0, 1.0, 0.0)) == 0.5  # 0.0 and 1.0
     assert module.lead_recall(rows, lead(0.0, 0.0, 0.0, 1.0)) == 0.5  # 0.0 and 1.0
-    best = max(module.LEAD_GRID, key=lambda m: module.lead_recall(rows, m))
-    assert module.lead_recall(rows, best) == 1.0  # some weighting gets both right
+    assert module.lead_recall(rows, lead(1.0, 0.0, 0.0, 0.0), 2) == 0.75  # citation precision 0.5 and 1.0
+    assert module.lead_score(rows, lead(1.0, 0.0, 0.0, 0.0)) == 1.5
+    assert module.lead_score(rows, lead(0.0, 1.0, 0.0, 0.0)) == 1.5  # recall 0.0 and 1.0, precision 1.0 and 1.0
+    best = max(module.LEAD_GRID, key=lambda m: module.lead_score(rows, m))
+    assert module.lead_recall(rows, best) == 1.0 and module.lead_score(rows, best) == 1.75  # both right: 1.0 + 0.75

@@ -74,7 +74,7 @@ def test_the_refusal_cutoff_is_the_refusal_models_unless_one_is_set(monkeypatch:
     def cutoff() -> float:
         return Engine(Settings(_env_file=None)).refusal_cutoff  # lazy: nothing is loaded
 
-    assert cutoff() == PACKAGED_REFUSAL.cutoff == 0.65
+    assert cutoff() == PACKAGED_REFUSAL.cutoff == 0.60
     monkeypatch.setenv("RAG_REFUSAL_CUTOFF", "0.4")
     assert cutoff() == 0.4
 

@@ -31,7 +31,8 @@ from rag.types import Citation, Passage
 
 Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, pair texts) -> probabilities
 Locate = Callable[[str, str], tuple[int, int] | None]  # (question, pair text) -> the short answer in its sentence
-SHORTLIST = 8  # candidates the reader reads per question or part (each costs ~20 ms on one core)
+SHORTLIST = 16  # candidates the reader reads for the question (each costs ~13 ms on one core)
+PART_SHORTLIST = 8  # and for each part of a multi-part one, whose reading only tells refusal how well it is answered
 
 
 class Signals(NamedTuple):
@@ -67,11 +68,11 @@ class Refusal(NamedTuple):
 # the scorer's validation corpus (never on heldout.jsonl, the blind set or the benchmarks' test questions). Another
 # RAG_SCORER model gets its own from a refusal.json beside it (the script's --scorer FOLDER --write); without one it
 # borrows this.
-PACKAGED_REFUSAL = Refusal(Signals(best=0.851, lead=-0.336, rules_refused=-5.023, retrieval=0.333, fit=0.243,
-                                   covered=0.727, number_missing=-1.578), 0.275, 0.65)
+PACKAGED_REFUSAL = Refusal(Signals(best=0.922, lead=-0.409, rules_refused=-4.988, retrieval=0.210, fit=0.257,
+                                   covered=1.108, number_missing=-1.471), 0.050, 0.60)
 # The lead model, fitted by scripts/fit_refusal.py on the same tuning sets: of a small grid of weights, the one whose
-# choices lead the answers with the highest fact recall.
-PACKAGED_LEAD = LeadModel(reader=0.5, retrieval=0.0, fits=1.0, article=0.25)
+# choices lead the answers with the highest fact recall + citation precision.
+PACKAGED_LEAD = LeadModel(reader=1.0, retrieval=0.5, fits=2.0, article=0.25)
 REFUSAL_FILE = "refusal.json"
 
 
@@ -175,7 +176,7 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
     best_retrieved = sorted(usable, key=lambda s: -s.score)[:SHORTLIST]
     top = 0.0
     for text, scorer in asks:
-        shortlist = sorted(usable, key=lambda s: -scorer.score(s))[:SHORTLIST] if scorer else best_retrieved
+        shortlist = sorted(usable, key=lambda s: -scorer.score(s))[:PART_SHORTLIST] if scorer else best_retrieved
         top = max(top, *probs(text, [*shortlist, *leads]))
     draft = ruled
     if len(parts) <= 1:  # one part: the lead model picks among the best-retrieved sentences and the drafts' leads
