@@ -37,6 +37,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from unittest import mock
 
 import numpy as np
@@ -133,8 +134,12 @@ def _engine(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> 
     return engine, questions
 
 
-LeadRow = tuple[np.ndarray, np.ndarray, np.ndarray]  # one question's candidates: features (n x 4), and the fact
-# recall and citation precision of the answer each one would lead
+class LeadRow(NamedTuple):
+    """One question's lead candidates: their features, and the answer each one would lead."""
+
+    features: np.ndarray  # n x 4 (decide.lead_features)
+    recall: np.ndarray  # that answer's fact recall
+    precision: np.ndarray  # its citation precision
 
 
 def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -> list[LeadRow]:
@@ -151,9 +156,10 @@ def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -
 
     def pick(candidates, features, model=decide.PACKAGED_LEAD):  # noqa: ANN001, ANN202
         drafts = [real_extract(*call["args"], **call["kwargs"], lead=c) for c in candidates]
-        found.append((np.array(features), np.array([metrics.fact_recall(d.text, call["must"], False) for d in drafts]),
-                      np.array([metrics.citation_precision([c.doc_id for c in d.citations], call["gold"]) or 0.0
-                                for d in drafts])))
+        found.append(LeadRow(np.array(features),
+                             np.array([metrics.fact_recall(d.text, call["must"], False) for d in drafts]),
+                             np.array([metrics.citation_precision([c.doc_id for c in d.citations], call["gold"]) or 0.0
+                                       for d in drafts])))
         return real_pick(candidates, features, model)
 
     with mock.patch.object(decide, "extract", extract), mock.patch.object(decide, "pick_lead", pick):
@@ -164,15 +170,18 @@ def lead_rows(questions_file: Path, corpus: Path, data_dir: Path, scorer: str) -
     return found
 
 
-def lead_recall(rows: list[LeadRow], model: decide.LeadModel, column: int = 1) -> float:
-    """Mean fact recall (``column`` 2: citation precision) of the answers the lead model's choices lead (the first
-    candidate wins a tie)."""
-    return sum(float(r[column][decide.pick_lead(range(len(r[1])), r[0], model)]) for r in rows) / max(len(rows), 1)
+def lead_figures(rows: list[LeadRow], model: decide.LeadModel) -> tuple[float, float]:
+    """Mean fact recall and citation precision of the answers the lead model's choices lead (the first candidate wins
+    a tie)."""
+    led = [decide.pick_lead(range(len(r.recall)), r.features, model) for r in rows]
+    n = max(len(rows), 1)
+    return (sum(float(r.recall[i]) for r, i in zip(rows, led, strict=True)) / n,
+            sum(float(r.precision[i]) for r, i in zip(rows, led, strict=True)) / n)
 
 
 def lead_score(rows: list[LeadRow], model: decide.LeadModel) -> float:
     """What the lead grid maximises on a set: the led answers' fact recall plus their citation precision."""
-    return lead_recall(rows, model) + lead_recall(rows, model, 2)
+    return sum(lead_figures(rows, model))
 
 
 def near_misses(questions: list[Question], corpus: Path, rng: random.Random) -> list[Question]:
@@ -249,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
                              squad["validation"] / build_squad_bench.CORPUS_DIR)}
     leads = {name: lead_rows(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}
     lead = max(LEAD_GRID, key=lambda m: sum(lead_score(rows, m) for rows in leads.values()))
+    led = {name: lead_figures(rows, lead) for name, rows in leads.items()}
     print(f"{lead}: answers' fact recall / citation precision "
-          + ", ".join(f"{name} {lead_recall(rows, lead):.3f} / {lead_recall(rows, lead, 2):.3f}"
-                      for name, rows in leads.items()))
+          + ", ".join(f"{name} {recall:.3f} / {precision:.3f}" for name, (recall, precision) in led.items()))
     tuning["check"] = (squad["check"] / build_squad_bench.QUESTIONS_PATH, squad["check"] / build_squad_bench.CORPUS_DIR)
     with mock.patch.object(decide, "PACKAGED_LEAD", lead):
         both = {name: run_set(q, c, work / f"idx-{name}", args.scorer) for name, (q, c) in tuning.items()}

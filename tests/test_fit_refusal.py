@@ -74,17 +74,17 @@ def test_the_lead_fit_scores_each_model_by_the_recall_and_citation_precision_of_
     module = _module()
     # two questions, three candidates each (reader log-odds, retrieval, fits, article); then the fact recall and the
     # citation precision of the answer each would lead
-    rows = [(np.array([[2.0, 0.5, 0.0, 0.0], [-1.0, 0.9, 0.0, 1.0], [0.0, 0.6, 1.0, 0.0]]), np.array([1.0, 0.0, 0.0]),
-             np.array([0.5, 1.0, 1.0])),
-            (np.array([[0.0, 0.8, 1.0, 1.0], [1.0, 0.7, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0]]), np.array([1.0, 0.5, 0.0]),
-             np.array([1.0, 1.0, 0.0]))]
+    row = module.LeadRow
+    rows = [row(np.array([[2.0, 0.5, 0.0, 0.0], [-1.0, 0.9, 0.0, 1.0], [0.0, 0.6, 1.0, 0.0]]), np.array([1.0, 0.0, 0.0]),
+                np.array([0.5, 1.0, 1.0])),
+            row(np.array([[0.0, 0.8, 1.0, 1.0], [1.0, 0.7, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0]]), np.array([1.0, 0.5, 0.0]),
+                np.array([1.0, 1.0, 0.0]))]
     lead = module.decide.LeadModel
-    assert module.lead_recall(rows, lead(1.0, 0.0, 0.0, 0.0)) == 0.75  # 1.0 and 0.5
-    assert module.lead_recall(rows, lead(0.0, 1.0, 0.0, 0.0)) == 0.5  # 0.0 and 1.0
-    assert module.lead_recall(rows, lead(0.0, 0.0, 1.0, 0.0)) == 0.5  # 0.0 and 1.0
-    assert module.lead_recall(rows, lead(0.0, 0.0, 0.0, 1.0)) == 0.5  # 0.0 and 1.0
-    assert module.lead_recall(rows, lead(1.0, 0.0, 0.0, 0.0), 2) == 0.75  # citation precision 0.5 and 1.0
+    assert module.lead_figures(rows, lead(1.0, 0.0, 0.0, 0.0)) == (0.75, 0.75)  # recall 1.0 and 0.5, precision 0.5 and 1.0
+    assert module.lead_figures(rows, lead(0.0, 1.0, 0.0, 0.0))[0] == 0.5  # 0.0 and 1.0
+    assert module.lead_figures(rows, lead(0.0, 0.0, 1.0, 0.0))[0] == 0.5  # 0.0 and 1.0
+    assert module.lead_figures(rows, lead(0.0, 0.0, 0.0, 1.0))[0] == 0.5  # 0.0 and 1.0
     assert module.lead_score(rows, lead(1.0, 0.0, 0.0, 0.0)) == 1.5
     assert module.lead_score(rows, lead(0.0, 1.0, 0.0, 0.0)) == 1.5  # recall 0.0 and 1.0, precision 1.0 and 1.0
     best = max(module.LEAD_GRID, key=lambda m: module.lead_score(rows, m))
-    assert module.lead_recall(rows, best) == 1.0 and module.lead_score(rows, best) == 1.75  # both right: 1.0 + 0.75
+    assert module.lead_figures(rows, best)[0] == 1.0 and module.lead_score(rows, best) == 1.75  # both right: 1.0 + 0.75
