@@ -132,6 +132,35 @@ def test_a_multi_part_question_is_answered_when_the_scorer_is_sure_of_one_part()
     assert refused.abstained
 
 
+def test_the_reader_reads_the_16_best_retrieved_sentences_and_8_for_each_part() -> None:
+    from rag.answering.decide import PART_SHORTLIST, SHORTLIST
+
+    assert (SHORTLIST, PART_SHORTLIST) == (16, 8)
+    texts = {f"d{i:02d}": f"Council report {i} says the ward plan {i} was approved on Monday." for i in range(20)}
+    passages, sentences = one_sentence_articles(texts, {d: 0.9 - 0.01 * i for i, d in enumerate(texts)})
+    ranked = [texts[d] for d in texts]  # best-retrieved first
+
+    def read(question: str, parts: list) -> dict[str, set[str]]:
+        seen: dict[str, set[str]] = {}
+
+        def judge(q: str, pairs: Sequence[str]) -> list[float]:
+            seen.setdefault(q, set()).update(t for t in ranked if any(t in pair for pair in pairs))
+            return [0.9] * len(pairs)
+
+        choose(sentences, passages, question=question, parts=parts, max_sentences=2, threshold=0.25, judge=judge)
+        return seen
+
+    one = "When was the ward plan approved?"
+    alone = read(one, [])[one]
+    assert alone >= set(ranked[:16]) and not alone & set(ranked[17:])  # 16 (and the drafts' leads)
+    two = "When was the ward plan approved, and what does the council report say?"
+    parts = [("When was the ward plan approved?", _SameScore()), ("What does the council report say?", _SameScore())]
+    seen = read(two, parts)
+    assert seen[two] >= set(ranked[:16])  # the whole question still reads 16
+    for part, _ in parts:  # each part its 8 best (and the drafts' leads), never the rest of the 16
+        assert seen[part] >= set(ranked[:8]) and not seen[part] & set(ranked[9:16])
+
+
 def test_the_rules_answer_is_given_when_the_refusal_model_says_the_articles_answer() -> None:
     draft = _decide({"11 agreements": 0.9, "energy": 0.1})
     assert not draft.abstained and draft.citations[0].doc_id == "a"  # the rules' lead: it counts agreements
