@@ -13,6 +13,7 @@ questions reword their sentence, lean on earlier turns and ask for what a senten
 share of questions is also asked with WordNet synonyms (``--wordnet``: nouns, adjectives, adverbs) and as the engine
 sees a follow-up (a name turned into a pronoun, the earlier turns' names in brackets: rag/answering/condense.py), and
 a share of answer sentences with the answer cut out are negatives.
+``--init`` fine-tunes an earlier reader (``scripts/mine_negatives.py`` writes pairs of its own false answers).
 ``--teacher RUN/final.pt`` distils: each target mixes the pair's label with a deeper reader's probability (``--soft``).
 Validation (articles never trained on) prints pair AUC, top-1 sentence accuracy within the gold paragraph and the
 probability threshold that best separates answerable questions from ones whose gold paragraph is removed.
@@ -570,13 +571,18 @@ def train(args: argparse.Namespace) -> None:
     articles_view = _Articles(val_articles)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model, tok = build_model(args.layers), tokenizer()
+    if args.init:  # fine-tune another reader (mine_negatives.py writes the pairs for it)
+        model.load_state_dict(initial_weights(Path(args.init), args.layers))
+    frozen = [model.encoder.embeddings, *model.encoder.encoder.layer[: args.freeze]]
+    for part in frozen if args.freeze else []:
+        part.requires_grad_(False)
     model.to(device)
     began = time.perf_counter()
     encoded = Encoded(tok, pairs, args.max_tokens)
     print(f"{len(encoded):,} pairs tokenised in {time.perf_counter() - began:.0f} s on {device}", flush=True)
     if args.teacher:
         encoded.labels = soft_labels(encoded, args, out / "teacher.npy", device)
-    optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    optim = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=args.lr, weight_decay=0.01)
     per_epoch = (len(pairs) + args.batch - 1) // args.batch
     steps = args.steps or per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -639,6 +645,21 @@ def train(args: argparse.Namespace) -> None:
                "val_articles": data["val_articles"]}
     (out / "validation.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k not in ("curve", "val_articles")}, indent=2), flush=True)
+
+
+def initial_weights(path: Path, layers: list[int]) -> dict:
+    """The weights to fine-tune from: a run's final.pt, or an exported int8 ONNX reader's weights dequantised."""
+    import torch
+
+    if path.suffix != ".onnx":
+        state = torch.load(path, weights_only=False, map_location="cpu")
+        if state.get("layers", layers) != layers:
+            raise SystemExit(f"{path} has layers {state.get('layers')}: rerun with --layers "
+                             f"{','.join(map(str, state['layers']))}")
+        return state["model"]
+    from mine_negatives import dequantised
+
+    return dequantised(path, layers)
 
 
 def soft_labels(encoded: Encoded, args: argparse.Namespace, cache: Path, device: str) -> np.ndarray:
@@ -754,6 +775,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop-at", type=int, default=0, help="end (save, validate) at this step of the schedule")
     p.add_argument("--teacher", help="distil: another run's final.pt whose probabilities soften the labels")
     p.add_argument("--soft", type=float, default=0.5, help="with --teacher: its probability's share of each target")
+    p.add_argument("--init", help="fine-tune from these weights: a run's final.pt or an exported model.int8.onnx")
+    p.add_argument("--freeze", type=int, default=0, help="keep the embeddings and the first N layers fixed")
     args = p.parse_args(argv)
     global NEIGHBOURS, BASE
     NEIGHBOURS = args.context == "neighbours"
