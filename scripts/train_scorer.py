@@ -641,6 +641,7 @@ def train(args: argparse.Namespace) -> None:
                "max_tokens": args.max_tokens, "lr": args.lr, "batch": args.batch, "context": args.context,
                "span_weight": args.span_weight, "seed": args.seed, "device": device,
                "teacher": args.teacher and {"model": args.teacher, "soft": args.soft},
+               "init": args.init, "freeze": args.freeze,
                "minutes": round((time.perf_counter() - began) / 60, 1), "val_questions": len(data["val"]),
                "val_articles": data["val_articles"]}
     (out / "validation.json").write_text(json.dumps(report, indent=2))

@@ -75,3 +75,5 @@ def test_a_fine_tune_starts_from_the_exported_reader_and_trains_only_its_unfroze
         frozen = name.startswith(("encoder.embeddings.", "encoder.encoder.layer.0.", "encoder.encoder.layer.1."))
         assert same == frozen, name
     assert not torch.equal(before["head.weight"], after["head.weight"])
+    report = json.loads((tuned / "validation.json").read_text())
+    assert report["init"] == str(onnx) and report["freeze"] == 2
