@@ -573,9 +573,9 @@ def train(args: argparse.Namespace) -> None:
     model, tok = build_model(args.layers), tokenizer()
     if args.init:  # fine-tune another reader (mine_negatives.py writes the pairs for it)
         model.load_state_dict(initial_weights(Path(args.init), args.layers))
-    frozen = [model.encoder.embeddings, *model.encoder.encoder.layer[: args.freeze]]
-    for part in frozen if args.freeze else []:
-        part.requires_grad_(False)
+    if args.freeze:
+        for part in (model.encoder.embeddings, *model.encoder.encoder.layer[: args.freeze]):
+            part.requires_grad_(False)
     model.to(device)
     began = time.perf_counter()
     encoded = Encoded(tok, pairs, args.max_tokens)

@@ -4,27 +4,15 @@ layers it is told to."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_scorer import _tiny_squad
+from test_scorer import _script, _tiny_squad
 
 from rag.scorer import PACKAGED, AnswerScorer, pair_text
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_two_most_believed_false_answers_become_negatives_beside_the_answer_and_replay_is_added() -> None:

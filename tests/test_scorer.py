@@ -132,8 +132,9 @@ def _tiny_squad(path: Path) -> Path:
     return path
 
 
-def _train_scorer_module():
-    spec = importlib.util.spec_from_file_location("train_scorer", ROOT / "scripts" / "train_scorer.py")
+def _script(name: str = "train_scorer"):
+    """A fresh copy of scripts/NAME.py (its globals, such as --context's, start from their defaults)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -141,7 +142,7 @@ def _train_scorer_module():
 
 @pytest.mark.slow
 def test_a_smoke_training_run_resumes_validates_and_exports_a_loadable_scorer(tmp_path: Path, capsys) -> None:
-    script = _train_scorer_module()  # in this process: torch is loaded once, the run takes seconds
+    script = _script()  # in this process: torch is loaded once, the run takes seconds
     squad, out, export = _tiny_squad(tmp_path / "tiny.json"), tmp_path / "run", tmp_path / "export"
     base = ["--squad", str(squad), "--out", str(out), "--questions", "32", "--val-articles", "2",
             "--val-questions", "8", "--batch", "8", "--save-every", "2", "--threads", "1"]
@@ -169,7 +170,7 @@ def test_a_student_run_learns_from_a_teachers_probabilities_and_refuses_a_teache
         tmp_path: Path) -> None:
     import argparse
 
-    script = _train_scorer_module()
+    script = _script()
     squad = _tiny_squad(tmp_path / "tiny.json")
     base = ["--squad", str(squad), "--questions", "32", "--val-articles", "2", "--val-questions", "8", "--batch", "8",
             "--threads", "1", "--steps", "2"]
@@ -192,7 +193,7 @@ def test_a_student_run_learns_from_a_teachers_probabilities_and_refuses_a_teache
 def test_near_miss_negatives_move_the_year_and_offer_the_same_kind_of_value_for_another_thing() -> None:
     import random
 
-    script = _train_scorer_module()
+    script = _script()
     rng = random.Random(0)
     moved = script.shift_year("What did Arden build in 1907?", "In 1907 Arden built a bridge.", rng)
     assert moved is not None and "1907" not in moved and moved.startswith("What did Arden build in 19")
@@ -208,7 +209,7 @@ def test_near_miss_negatives_move_the_year_and_offer_the_same_kind_of_value_for_
 def test_training_questions_are_also_asked_in_other_words_and_as_a_follow_up(tmp_path: Path) -> None:
     import random
 
-    script = _train_scorer_module()
+    script = _script()
     (tmp_path / "data.noun").write_text("00000001 05 n 02 share 0 portion 0 000 | a part of a whole\n")
     (tmp_path / "index.noun").write_text("share n 1 0 1 0 00000001\nportion n 1 0 1 0 00000001\n")
     for name in ("data.adj", "data.adv", "index.adj", "index.adv"):
@@ -226,7 +227,7 @@ def test_training_questions_are_also_asked_in_other_words_and_as_a_follow_up(tmp
 
 
 def test_the_answer_sentence_with_its_answer_cut_out_is_a_negative() -> None:
-    script = _train_scorer_module()
+    script = _script()
     assert script.without_answer("The town of Arden built 100 bridges over the river.", "100") == \
         "The town of Arden built bridges over the river."
     assert script.without_answer("Its first bridge was finished in 1907.", "Quill") is None
@@ -318,7 +319,7 @@ def test_by_default_the_readers_short_answer_is_marked_in_the_lead_quote(default
 def test_no_window_format_marks_a_label_other_articles_sentences_keep_their_neighbours() -> None:
     import random
 
-    script = _train_scorer_module()
+    script = _script()
     articles = [{"title": "Bridges_of_Arden", "paragraphs": [
                     {"context": "Arden built 100 bridges. The first opened in 1907. It cost $3 million."},
                     {"context": "Arden has a mayor. She was elected in 2020."}]},
