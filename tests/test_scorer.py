@@ -9,6 +9,7 @@ import importlib.util
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,10 @@ def _tiny_squad(path: Path) -> Path:
 
 
 def _script(name: str = "train_scorer"):
-    """A fresh copy of scripts/NAME.py (its globals, such as --context's, start from their defaults)."""
+    """A fresh copy of scripts/NAME.py and of the scorer_* modules it imports (their globals, such as --context's,
+    start from their defaults)."""
+    for sibling in ("scorer_data", "scorer_model", "scorer_variants"):
+        sys.modules.pop(sibling, None)
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
