@@ -269,6 +269,33 @@ def test_a_yes_no_question_also_cites_a_second_view_that_beats_the_lead_on_its_o
     assert [c.doc_id for c in draft.citations] == ["a"]
 
 
+def test_another_articles_sentence_supports_the_answer_only_when_the_reader_vouches_for_it() -> None:
+    """The same second view as above joins the yes/no answer when the reader holds that it answers the question, and
+    is left out (its article not cited) when the reader does not; the lead's own article needs no vouching."""
+    from rag.answering.synthesize import extract
+
+    texts = {"a": "The terms of the pact echo the 1961 treaty and represent a significant escalation.",
+             "b": "The terms were not as strong as those of the 1961 alliance treaty, observers said."}
+    passages, sentences = one_sentence_articles(texts, {"a": 0.78, "b": 0.70}, strays=frozenset({"b"}))
+    a, b = sentences
+    a.own_score, b.own_score = 0.65, 0.70
+    asked: list[str] = []
+
+    def vouch(believed: bool):
+        def judge(s) -> bool:  # noqa: ANN001
+            asked.append(s.doc_id)
+            return believed
+        return judge
+
+    question = "Is the new pact as strong as the 1961 treaty?"
+    kept = extract(sentences, passages, question=question, max_sentences=3, threshold=0.25, lead=a, vouch=vouch(True))
+    dropped = extract(sentences, passages, question=question, max_sentences=3, threshold=0.25, lead=a,
+                      vouch=vouch(False))
+    assert [c.doc_id for c in kept.citations] == ["a", "b"]
+    assert [c.doc_id for c in dropped.citations] == ["a"]
+    assert asked == ["b", "b"]  # only another article's sentence is put to the reader
+
+
 def test_the_best_candidates_articles_are_searched_again_on_their_own() -> None:
     """Thirty articles that repeat 'new members' and 'BRICS' bury the chunk of article 'a' that lists the members;
     searched for within the articles of the best candidates, it is found, and a stray article's chunks are not."""

@@ -6,10 +6,11 @@ question. For a one-part question the lead is the candidate (the best-retrieved 
 with the highest lead score, a linear model over the scorer's log-odds, the retrieval score, the fit test's degree
 (synthesize.fit: the answer-type model's probability that it offers the kind of answer asked for, 0 when it is not
 about whom the question asks about) and whether it comes from the best-retrieved sentence's article;
-synthesize.extract adds its supporting sentences. A multi-part question keeps the fit draft. The answer is given only
-when a small logistic refusal model over seven signals (the scorer's best probability and its probability for the
-lead, whether the fit draft refused, the best retrieval score, the lead's fit, how much of the question the lead's
-article covers and whether it lacks a number the question names) says the articles answer the question.
+synthesize.extract adds its supporting sentences, another article's only when the scorer vouches for it too (VOUCH).
+A multi-part question keeps the fit draft. The answer is given only when a small logistic refusal model over seven
+signals (the scorer's best probability and its probability for the lead, whether the fit draft refused, the best
+retrieval score, the lead's fit, how much of the question the lead's article covers and whether it lacks a number
+the question names) says the articles answer the question.
 scripts/fit_refusal.py fits both models on the tuning sets, the refusal cutoff with near misses made from them.
 """
 
@@ -33,6 +34,7 @@ Judge = Callable[[str, Sequence[str]], Sequence[float]]  # (question, pair texts
 Locate = Callable[[str, str], tuple[int, int] | None]  # (question, pair text) -> the short answer in its sentence
 SHORTLIST = 16  # candidates the reader reads for the question (each costs ~13 ms on one core)
 PART_SHORTLIST = 8  # and for each part of a multi-part one, whose reading only tells refusal how well it is answered
+VOUCH = 0.5  # the probability the reader gives another article's sentence (one it read) for it to support an answer
 
 
 class Signals(NamedTuple):
@@ -185,7 +187,7 @@ def choose(sentences: Sequence[Sentence], passages: dict[str, Passage], *, quest
                     for s, p in zip(candidates, probs(question, candidates), strict=True)]
         lead = pick_lead(candidates, features, PACKAGED_LEAD)
         draft = extract(sentences, passages, question=question, max_sentences=max_sentences, threshold=threshold,
-                        lead=lead)
+                        lead=lead, vouch=lambda s: judged.get((question, id(s)), 0.0) >= VOUCH)
     chosen = lead_of(draft)
     signals = Signals(best=_logit(top), lead=_logit(probs(question, [chosen])[0] if chosen is not None else 0.0),
                       rules_refused=float(ruled.abstained), retrieval=max(s.score for s in usable),

@@ -59,7 +59,7 @@ def abstain(sentences: Sequence[Sentence], passages: dict[str, Passage]) -> Draf
 def extract(
     sentences: Sequence[Sentence], passages: dict[str, Passage], *, question: str,
     parts: Sequence[tuple[str, Scorer]] = (), max_sentences: int, threshold: float, fit_rules: bool = True,
-    lead: Sentence | None = None,
+    lead: Sentence | None = None, vouch: Callable[[Sentence], bool] | None = None,
 ) -> Draft:
     """Pick the best sentences, or abstain.
 
@@ -68,6 +68,8 @@ def extract(
     the learned answer-type model reads it) about whom the question asks about.
     ``fit_rules=False`` drops that last condition (every ``fits`` rule): the best-scoring sentence leads, and
     refusing is left to the caller (answering.decide). ``lead``: the lead a caller chose for a one-part question.
+    ``vouch``: whether the reader holds that a sentence answers the question too; another article's sentence then
+    supports the answer only when it does (a citation of an article the reader does not vouch for is a wrong one).
     """
     check = fits if fit_rules else _always
     usable = [s for s in sentences if len(s.text.split()) >= _MIN_WORDS]
@@ -97,6 +99,8 @@ def extract(
         # part of the question or nearly ties with the lead (for a yes/no question, a second view that beats the
         # lead on its own merits, before the bonus for the lead's well-covered article).
         near_tie = answers and (s.score >= OTHER_DOC_RATIO * top.score or (polar and s.own_score >= top.own_score))
+        if near_tie and vouch is not None and s.doc_id not in lead_docs:
+            near_tie = vouch(s)
         if (s.doc_id in lead_docs or near_tie) and same_pair(s.text, question) and not _redundant(s, chosen):
             chosen.append(s)
     return compose(chosen, passages)
